@@ -55,3 +55,20 @@ class SchemaChange:
 
 
 Result = Union[Void, Rows, SetKeyspace, Prepared, SchemaChange]
+
+
+class _Unset:
+    """A bound value the client marked "unset" (length -2, protocol v4+): leave the column as it is."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET = _Unset()
