@@ -1,0 +1,58 @@
+"""Turn :class:`Settings` into an unconnected ``cassandra.cluster.Cluster``.
+
+This is the only module that imports ``cassandra.cluster`` (a heavy import), and only when a worker
+builds its Cluster: importing ``wsgi_cassandra`` stays cheap and starts nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from .config import split_host_port
+
+if TYPE_CHECKING:
+    from cassandra.cluster import Cluster
+
+    from .config import Settings
+
+ClusterFactory = Callable[[], "Cluster"]
+
+
+def cluster_kwargs(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments for ``Cluster(...)`` that the settings imply (without secrets in logs)."""
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
+    from cassandra.connection import DefaultEndPoint
+    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+
+    contact_points: list[Any] = []
+    for point in settings.contact_points:
+        host, port = split_host_port(point)
+        contact_points.append(host if port is None else DefaultEndPoint(host, port))
+    # An explicit profile (not the deprecated load_balancing_policy= argument) keeps the driver quiet and
+    # pins the local data centre when one is set; without it the DC of the first contact point is used.
+    policy = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc=settings.local_dc or ""))
+    kwargs: dict[str, Any] = {
+        "contact_points": contact_points,
+        "port": settings.port,
+        "connect_timeout": settings.connect_timeout,
+        "control_connection_timeout": settings.connect_timeout,
+        "execution_profiles": {EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=policy)},
+    }
+    if settings.protocol_version is not None:
+        kwargs["protocol_version"] = settings.protocol_version
+    if settings.username is not None and settings.password is not None:
+        from cassandra.auth import PlainTextAuthProvider
+
+        kwargs["auth_provider"] = PlainTextAuthProvider(settings.username, settings.password.reveal())
+    return kwargs
+
+
+def cluster_factory(settings: Settings) -> ClusterFactory:
+    """A callable building a fresh, unconnected Cluster from the settings each time it is called."""
+
+    def build() -> Cluster:
+        from cassandra.cluster import Cluster
+
+        return Cluster(**cluster_kwargs(settings))
+
+    return build

@@ -1,0 +1,137 @@
+"""What a request sees while its worker has no session: a stand-in that fails fast, and a clean 503.
+
+Instead of waiting a connect timeout on every request during an outage, the middleware puts an
+:class:`UnavailableSession` in the environ. Routes that never touch Cassandra work as usual; the first
+use of the stand-in raises :class:`~wsgi_cassandra.errors.SessionUnavailable`. The middleware turns that
+into ``503 Service Unavailable`` with ``Retry-After`` -- also when a framework caught the exception and
+answered 500 itself, which is why this (slow, rare) path captures ``start_response``. The ready path
+never comes here and is not wrapped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from .errors import SessionUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from types import TracebackType
+
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+    _ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+
+__all__ = ["UNAVAILABLE_USED", "UnavailableSession", "serve_unavailable"]
+
+UNAVAILABLE_USED = "wsgi_cassandra.unavailable"  # environ key: set once the stand-in was touched
+
+
+class UnavailableSession:
+    """Stands in for ``cassandra.cluster.Session`` while none is ready: any attribute use raises."""
+
+    __slots__ = ("_environ", "_error")
+
+    def __init__(self, error: SessionUnavailable, environ: WSGIEnvironment) -> None:
+        self._error = error
+        self._environ = environ
+
+    def __getattr__(self, name: str) -> Any:
+        self._environ[UNAVAILABLE_USED] = self._error
+        raise self._error
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<UnavailableSession: {self._error.reason}>"
+
+
+def respond_503(
+    start_response: StartResponse, error: SessionUnavailable, exc_info: Any = None
+) -> list[bytes]:
+    body = f"503 Service Unavailable: {error.reason}\n".encode("utf-8", "replace")
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("Retry-After", str(error.retry_after)),
+        ("Cache-Control", "no-store"),
+    ]
+    start_response("503 Service Unavailable", headers, exc_info)
+    return [body]
+
+
+def serve_unavailable(
+    app: WSGIApplication,
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+    error: SessionUnavailable,
+    *,
+    session_key: str,
+    cluster_key: str,
+    convert: bool,
+) -> Iterable[bytes]:
+    """Call ``app`` with the stand-in; with ``convert``, answer 503 if the app failed because of it."""
+    environ[session_key] = UnavailableSession(error, environ)
+    environ[cluster_key] = None
+    if not convert:
+        return app(environ, start_response)
+    captured: list[Any] = []
+
+    def capture(
+        status: str, headers: list[tuple[str, str]], exc_info: _ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        if captured and exc_info is None:
+            raise AssertionError("start_response called twice without exc_info")
+        captured[:] = [status, headers, exc_info]
+
+        def write(data: bytes) -> object:  # the legacy write(): commit to the app's response now
+            if not sent:
+                sent.append(start_response(status, headers, exc_info))
+            return sent[0](data)
+
+        return write
+
+    sent: list[Callable[[bytes], object]] = []
+    try:
+        body = app(environ, capture)
+        chunks = iter(body)
+        first = _first_chunk(chunks)
+    except SessionUnavailable as exc:
+        return respond_503(start_response, exc)
+    used = environ.get(UNAVAILABLE_USED)
+    if isinstance(used, SessionUnavailable) and not sent and captured and str(captured[0]).startswith("5"):
+        _close(body)
+        return respond_503(start_response, used)
+    if not sent:
+        start_response(*captured)
+    return _Replay(first, chunks, body)
+
+
+def _first_chunk(chunks: Iterator[bytes]) -> list[bytes]:
+    # Apps may call start_response lazily, on first iteration: pull one chunk so the status is known.
+    for chunk in chunks:
+        return [chunk]
+    return []
+
+
+def _close(body: Iterable[bytes]) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
+
+
+class _Replay:
+    """The app's body with its first chunk put back, forwarding ``close()`` as WSGI requires."""
+
+    __slots__ = ("_body", "_chunks", "_first")
+
+    def __init__(self, first: list[bytes], chunks: Iterator[bytes], body: Iterable[bytes]) -> None:
+        self._first, self._chunks, self._body = first, chunks, body
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._first
+        yield from self._chunks
+
+    def close(self) -> None:
+        _close(self._body)
