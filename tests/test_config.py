@@ -1,0 +1,142 @@
+"""Settings: environment variables, explicit arguments, and every bad value naming its setting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from wsgi_cassandra import CassandraMiddleware, ConfigurationError
+from wsgi_cassandra.config import Secret, Settings, settings_from_env
+
+SECRET = "s3cr3t-Pa55word"
+
+
+def app(environ: Any, start_response: Any) -> list[bytes]:  # pragma: no cover - never called here
+    return []
+
+
+def test_defaults_without_environment() -> None:
+    settings = Settings.resolve({}, {})
+    assert settings.contact_points == ("127.0.0.1",)
+    assert settings.port == 9042
+    assert settings.keyspace is None
+    assert settings.warmer == "auto"
+
+
+def test_environment_is_read() -> None:
+    env = {
+        "CASSANDRA_CONTACT_POINTS": "10.0.0.1, 10.0.0.2:9142,[::1]:9043",
+        "CASSANDRA_PORT": "9142",
+        "CASSANDRA_KEYSPACE": "shop",
+        "CASSANDRA_USERNAME": "web",
+        "CASSANDRA_PASSWORD": SECRET,
+        "CASSANDRA_LOCAL_DC": "eu-west",
+        "CASSANDRA_PROTOCOL_VERSION": "4",
+        "CASSANDRA_CONNECT_TIMEOUT": "2.5",
+        "WSGI_CASSANDRA_WARMER": "LAZY",
+        "WSGI_CASSANDRA_WARM_TIMEOUT": "3",
+    }
+    settings = Settings.resolve({}, env)
+    assert settings.contact_points == ("10.0.0.1", "10.0.0.2:9142", "[::1]:9043")
+    assert (settings.port, settings.keyspace, settings.username) == (9142, "shop", "web")
+    assert settings.password is not None
+    assert settings.password.reveal() == SECRET
+    assert (settings.local_dc, settings.protocol_version, settings.connect_timeout) == ("eu-west", 4, 2.5)
+    assert (settings.warmer, settings.warm_timeout) == ("lazy", 3.0)
+
+
+def test_explicit_argument_beats_environment() -> None:
+    env = {"CASSANDRA_PORT": "9142", "CASSANDRA_KEYSPACE": "from_env", "WSGI_CASSANDRA_WARMER": "fork"}
+    settings = Settings.resolve({"port": 9043, "keyspace": "from_arg", "warmer": None}, env)
+    assert (settings.port, settings.keyspace, settings.warmer) == (9043, "from_arg", "fork")
+
+
+def test_password_file(tmp_path: Any) -> None:
+    path = tmp_path / "password"
+    path.write_text(SECRET + "\n")
+    settings = Settings.resolve({}, {"CASSANDRA_USERNAME": "web", "CASSANDRA_PASSWORD_FILE": str(path)})
+    assert settings.password == Secret(SECRET)
+
+
+def test_empty_variable_counts_as_unset() -> None:
+    assert settings_from_env({"CASSANDRA_PORT": "", "CASSANDRA_KEYSPACE": " "}) == {}
+
+
+@pytest.mark.parametrize(
+    ("env", "named", "value"),
+    [
+        pytest.param({"CASSANDRA_PORT": "nine"}, "CASSANDRA_PORT", "nine", id="port-not-a-number"),
+        pytest.param({"CASSANDRA_PORT": "70000"}, "CASSANDRA_PORT", "70000", id="port-out-of-range"),
+        pytest.param({"CASSANDRA_CONTACT_POINTS": ""}, "CASSANDRA_CONTACT_POINTS", "''", id="contact-empty"),
+        pytest.param({"CASSANDRA_CONTACT_POINTS": "a,,b"}, "CASSANDRA_CONTACT_POINTS", "a,,b", id="contact-gap"),
+        pytest.param({"CASSANDRA_CONTACT_POINTS": "h:x1"}, "CASSANDRA_CONTACT_POINTS", "x1", id="contact-port"),
+        pytest.param({"CASSANDRA_PROTOCOL_VERSION": "7"}, "CASSANDRA_PROTOCOL_VERSION", "7", id="protocol-unknown"),
+        pytest.param({"CASSANDRA_PROTOCOL_VERSION": "v4"}, "CASSANDRA_PROTOCOL_VERSION", "v4", id="protocol-text"),
+        pytest.param({"CASSANDRA_CONNECT_TIMEOUT": "0"}, "CASSANDRA_CONNECT_TIMEOUT", "0", id="timeout-zero"),
+        pytest.param({"CASSANDRA_CONNECT_TIMEOUT": "nan"}, "CASSANDRA_CONNECT_TIMEOUT", "nan", id="timeout-nan"),
+        pytest.param({"WSGI_CASSANDRA_WARM_TIMEOUT": "-3"}, "WSGI_CASSANDRA_WARM_TIMEOUT", "-3", id="warm-timeout"),
+        pytest.param({"CASSANDRA_KEYSPACE": "my-shop"}, "CASSANDRA_KEYSPACE", "my-shop", id="keyspace-dash"),
+        pytest.param({"WSGI_CASSANDRA_WARMER": "turbo"}, "WSGI_CASSANDRA_WARMER", "turbo", id="warmer-unknown"),
+        pytest.param(
+            {"CASSANDRA_USERNAME": "web", "CASSANDRA_PASSWORD_FILE": "/nonexistent/pw"},
+            "CASSANDRA_PASSWORD_FILE",
+            "/nonexistent/pw",
+            id="password-file-missing",
+        ),
+        pytest.param({"CASSANDRA_USERNAME": "web"}, "CASSANDRA_PASSWORD", "", id="username-without-password"),
+        pytest.param({"CASSANDRA_PASSWORD": SECRET}, "CASSANDRA_USERNAME", "", id="password-without-username"),
+        pytest.param(
+            {"CASSANDRA_USERNAME": "w", "CASSANDRA_PASSWORD": SECRET, "CASSANDRA_PASSWORD_FILE": "/x"},
+            "CASSANDRA_PASSWORD_FILE",
+            "",
+            id="password-twice",
+        ),
+    ],
+)
+def test_bad_setting_fails_at_construction_naming_it(env: dict[str, str], named: str, value: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        CassandraMiddleware(app, environ=env)
+    message = str(info.value)
+    assert named in message
+    assert value in message
+    assert SECRET not in message
+    if "WARMER" in named:
+        assert "lazy" in message
+        assert "uwsgi" in message
+        assert "gunicorn" in message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        pytest.param({"port": 0}, "port=", id="port"),
+        pytest.param({"protocol_version": 99}, "protocol_version=", id="protocol"),
+        pytest.param({"contact_points": []}, "contact_points=", id="contact-points"),
+        pytest.param({"warmer": "nope"}, "warmer", id="warmer"),
+        pytest.param({"on_unavailable": "retry"}, "on_unavailable", id="on-unavailable"),
+        pytest.param({"password": SECRET}, "CASSANDRA_USERNAME", id="password-without-username"),
+    ],
+)
+def test_bad_argument_fails_at_construction_naming_it(kwargs: dict[str, Any], named: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        CassandraMiddleware(app, environ={}, **kwargs)
+    assert named in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_password_never_in_repr_or_str() -> None:
+    middleware = CassandraMiddleware(app, username="web", password=SECRET, warmer="lazy", environ={})
+    settings = middleware.settings
+    for text in (repr(settings), str(settings), repr(middleware), repr(settings.password), str(settings.password)):
+        assert SECRET not in text
+    assert settings.password is not None
+    assert settings.password.reveal() == SECRET
+
+
+def test_password_file_contents_never_in_errors(tmp_path: Any) -> None:
+    path = tmp_path / "password"
+    path.write_text(SECRET)
+    with pytest.raises(ConfigurationError) as info:
+        Settings.resolve({}, {"CASSANDRA_PASSWORD_FILE": str(path), "CASSANDRA_PORT": "x"})
+    assert SECRET not in str(info.value)
