@@ -1,0 +1,299 @@
+"""One client connection: byte stream -> frames -> handshake state machine -> answers, on the server loop.
+
+The first frame fixes the protocol version (or is refused the way Cassandra refuses it, which makes the
+driver step down); OPTIONS/STARTUP/AUTH_RESPONSE bring the connection to ready, and from then on in v5
+both directions use checksummed segments. Requests are answered in order of arrival unless a fault
+delays one, which is then answered later on its own stream id, as a busy node would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from . import decode, errors, frames, segments, wire
+from . import encode as enc
+from .faults import Faults, Rule, build_error
+from .wire import Malformed, Reader
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .events import EventHub
+    from .statements import Statements
+    from .stats import Stats
+
+log = logging.getLogger(__name__)
+
+AUTHENTICATOR = "org.apache.cassandra.auth.PasswordAuthenticator"
+_NEW, _AUTHENTICATING, _READY = 0, 1, 2
+_TEXT_OPCODES = frozenset({frames.QUERY, frames.PREPARE, frames.EXECUTE, frames.BATCH})
+
+
+class Node(Protocol):
+    """What a connection needs from its server."""
+
+    release_version: str
+    credentials: Mapping[str, str] | None
+    faults: Faults
+    stats: Stats
+    hub: EventHub
+    statements: Statements | None
+
+    def _attach(self, conn: Connection) -> None: ...
+
+    def _detach(self, conn: Connection) -> None: ...
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._transport: asyncio.Transport | None = None
+        self._raw = bytearray()
+        self._framebuf = bytearray()
+        self._segmented = False
+        self._switch_pending = False
+        self._closing = False
+        self._state = _NEW
+        self.version: int | None = None
+        self.keyspace: str | None = None
+        self.registered: set[str] = set()
+        self.peer: tuple[str, int] = ("", 0)
+
+    # -- asyncio callbacks -------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        self.peer = (str(peer[0]), int(peer[1]))
+        self._node.stats.connection_opened(self.peer)
+        self._node._attach(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        self._node.stats.connection_closed()
+        self._node._detach(self)
+
+    def eof_received(self) -> bool | None:
+        return None  # the client closed its side: close ours too
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing or self._node.faults.black_holed:
+            return
+        self._raw += data
+        out: list[bytes] = []
+        try:
+            self._process(out)
+        except frames.FrameError as exc:
+            self._refuse(out, exc.message, exc.stream, exc.version or self.version or 4)
+        except segments.SegmentError as exc:
+            self._refuse(out, str(exc), 0, self.version or 5)
+        if out and self._transport is not None:
+            self._transport.write(b"".join(out))
+        if self._closing:
+            self._close_gracefully()
+
+    # -- framing -----------------------------------------------------------------------------------
+    def _process(self, out: list[bytes]) -> None:
+        while not self._closing:
+            if self._segmented:
+                if self._raw:
+                    segments.decode(self._raw, self._framebuf)
+                buf = self._framebuf
+            else:
+                buf = self._raw
+            head = frames.peek_version(buf)
+            if head is None:
+                return
+            version, stream = head
+            if self.version is None:
+                refused = frames.version_error(version, buf[1] if len(buf) > 1 else 0, self._release)
+                if refused is not None:
+                    raise frames.FrameError(refused[0], stream=stream, version=refused[1])
+                self.version = version
+            elif version != self.version:
+                raise frames.FrameError(
+                    f"Invalid message version. Got {version} but previous messages on this connection"
+                    f" had version {self.version}",
+                    stream=stream,
+                )
+            frame, end = frames.cut(buf, 0)
+            if frame is None:
+                return
+            del buf[:end]
+            self._handle(frame, out)
+
+    @property
+    def _release(self) -> str:
+        return self._node.release_version
+
+    def _emit(self, out: list[bytes], stream: int, response: enc.Response) -> None:
+        assert self.version is not None
+        raw = frames.encode(self.version, stream, response[0], response[1])
+        out.append(segments.encode(raw) if self._segmented else raw)
+        if self._switch_pending:
+            self._switch_pending = False
+            self._segmented = True  # v5: everything after READY/AUTHENTICATE is in segments
+
+    def _refuse(self, out: list[bytes], message: str, stream: int, version: int) -> None:
+        """A fatal protocol error: answer it, then close once the client has read it."""
+        self._node.stats.protocol_error()
+        log.debug("Protocol error from %s:%d: %s", self.peer[0], self.peer[1], message)
+        raw = frames.encode(version, stream, *enc.error(errors.ProtocolError(message)))
+        out.append(segments.encode(raw) if self._segmented else raw)
+        self._closing = True
+
+    def _close_gracefully(self) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        # Half-close so the error is delivered before the FIN (a close with unread input sends RST).
+        if transport.can_write_eof():
+            transport.write_eof()
+            asyncio.get_event_loop().call_later(2.0, transport.close)
+        else:
+            transport.close()
+
+    # -- requests ----------------------------------------------------------------------------------
+    def _handle(self, frame: frames.Frame, out: list[bytes]) -> None:
+        kind = frames.OPCODE_NAMES.get(frame.opcode, "UNKNOWN")
+        self._node.stats.request(kind)
+        faults = self._node.faults
+        rule = faults.match(kind, self._texts(frame)) if faults._rules else None
+        if rule is not None and rule.delay > 0:
+            loop = asyncio.get_event_loop()
+            loop.call_later(rule.delay, self._answer_late, frame, rule)
+            return
+        self._emit(out, frame.stream, self._answer(frame, rule))
+
+    def _answer_late(self, frame: frames.Frame, rule: Rule) -> None:
+        transport = self._transport
+        if self._closing or transport is None or transport.is_closing():
+            return
+        out: list[bytes] = []
+        self._emit(out, frame.stream, self._answer(frame, rule))
+        transport.write(b"".join(out))
+
+    def _answer(self, frame: frames.Frame, rule: Rule | None) -> enc.Response:
+        if rule is not None and rule.error is not None:
+            return enc.error(build_error(rule.error, rule.message, query_id=_query_id(frame)))
+        try:
+            return self._dispatch(frame)
+        except errors.CQLError as exc:
+            if isinstance(exc, errors.ProtocolError):
+                self._node.stats.protocol_error()
+            return enc.error(exc)
+        except Malformed as exc:
+            self._node.stats.protocol_error()
+            return enc.error(errors.ProtocolError(str(exc)))
+        except Exception as exc:
+            log.exception("Unexpected error answering %s", frames.OPCODE_NAMES.get(frame.opcode))
+            return enc.error(errors.ServerError(f"java.lang.RuntimeException: {exc}"))
+
+    def _dispatch(self, frame: frames.Frame) -> enc.Response:
+        op = frame.opcode
+        assert self.version is not None
+        if frame.flags & frames.FLAG_COMPRESSED:
+            raise errors.ProtocolError("Received a compressed frame but no compression was negotiated")
+        r = decode.reader(frame.body, frame.flags, frames.FLAG_CUSTOM_PAYLOAD)
+        if op == frames.OPTIONS:
+            cql = "3.4.4" if self._release.startswith("3.") else "3.4.5"
+            return enc.supported(cql, frames.version_labels(self._release))
+        if self._state == _NEW:
+            if op == frames.STARTUP:
+                return self._startup(r)
+            raise errors.ProtocolError(f"Unexpected message {_name(op)}, expecting STARTUP or OPTIONS")
+        if self._state == _AUTHENTICATING:
+            if op == frames.AUTH_RESPONSE:
+                return self._authenticate(r)
+            raise errors.ProtocolError(f"Unexpected message {_name(op)}, expecting SASL_RESPONSE")
+        if op == frames.REGISTER:
+            return self._register(r)
+        if op in _TEXT_OPCODES:
+            statements = self._node.statements
+            assert statements is not None
+            response, self.keyspace = statements.run(op, r, self.version, self.keyspace)
+            return response
+        if op in (frames.STARTUP, frames.AUTH_RESPONSE):
+            raise errors.ProtocolError(f"Unexpected message {_name(op)}, the connection is already ready")
+        raise errors.ProtocolError(f"Unknown opcode {op}")
+
+    def _startup(self, r: Reader) -> enc.Response:
+        options = decode.startup(r)
+        if "CQL_VERSION" not in options:
+            raise errors.ProtocolError("Missing value CQL_VERSION in STARTUP message")
+        compression = options.get("COMPRESSION")
+        if compression:
+            raise errors.ProtocolError(f"Unknown compression algorithm: {compression}")
+        self._switch_pending = (self.version or 0) >= 5
+        if self._node.credentials is not None:
+            self._state = _AUTHENTICATING
+            return frames.AUTHENTICATE, wire.string(AUTHENTICATOR)
+        self._state = _READY
+        return frames.READY, b""
+
+    def _authenticate(self, r: Reader) -> enc.Response:
+        try:
+            username, password = decode.sasl_plain(r)
+        except Malformed as exc:
+            raise errors.BadCredentials(str(exc)) from None
+        expected = (self._node.credentials or {}).get(username)
+        if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
+            log.info("Authentication failed for user %s from %s", username, self.peer[0])
+            raise errors.BadCredentials(f"Provided username {username} and/or password are incorrect")
+        self._state = _READY
+        self._node.stats.authenticated()
+        return frames.AUTH_SUCCESS, wire.bytes_(None)
+
+    def _register(self, r: Reader) -> enc.Response:
+        kinds = decode.register(r)
+        for kind in kinds:
+            if kind not in ("TOPOLOGY_CHANGE", "STATUS_CHANGE", "SCHEMA_CHANGE"):
+                raise errors.ProtocolError(f"Invalid value '{kind}' for Type")
+        self.registered.update(kinds)
+        return frames.READY, b""
+
+    def _texts(self, frame: frames.Frame) -> list[str]:
+        """Query texts of a request, for fault rules matching a regex."""
+        if frame.opcode not in _TEXT_OPCODES:
+            return []
+        try:
+            r = decode.reader(frame.body, frame.flags, frames.FLAG_CUSTOM_PAYLOAD)
+            if frame.opcode in (frames.QUERY, frames.PREPARE):
+                return [r.long_string()]
+            hub = self._node.hub
+            if frame.opcode == frames.EXECUTE:
+                return [hub.prepared_text(r.short_bytes()) or ""]
+            batch = decode.batch(r, self.version or 4)
+            return [s if isinstance(s, str) else hub.prepared_text(s) or "" for s, _ in batch.statements]
+        except Malformed:
+            return []
+
+    # -- pushes ------------------------------------------------------------------------------------
+    def push(self, kind: str, response: enc.Response) -> None:
+        """Send an EVENT (stream -1) if this connection registered for ``kind``; loop thread only."""
+        transport = self._transport
+        if kind not in self.registered or self._closing or transport is None or transport.is_closing():
+            return
+        out: list[bytes] = []
+        self._emit(out, -1, response)
+        transport.write(out[0])
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+
+def _name(opcode: int) -> str:
+    return frames.OPCODE_NAMES.get(opcode, str(opcode))
+
+
+def _query_id(frame: frames.Frame) -> bytes:
+    if frame.opcode != frames.EXECUTE:
+        return b""
+    try:
+        return decode.reader(frame.body, frame.flags, frames.FLAG_CUSTOM_PAYLOAD).short_bytes()
+    except Malformed:
+        return b""

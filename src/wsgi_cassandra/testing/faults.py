@@ -1,0 +1,181 @@
+"""Fault and latency injection for drills: what a sick or slow node does, switched on per test.
+
+Every fault is cleared by :meth:`Faults.clear` (the fixtures call it) and rules can expire after
+``times`` matches. Delays never block the server: the response is scheduled on its event loop, so other
+connections and other streams of the same connection keep being answered::
+
+    server.faults.delay(0.4, query=r"system_schema")        # slow schema reads -> slow connect
+    server.faults.delay(0.2, messages="STARTUP")
+    server.faults.error("overloaded", query=r"FROM users")  # -> driver OverloadedErrorMessage
+    server.faults.black_hole()                               # read everything, answer nothing
+    server.faults.refuse_connections()                       # close the listener (node down) ...
+    server.faults.accept_connections()                       # ... and listen again on the same port
+    server.faults.close_connections()                        # drop every open connection abruptly
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from . import errors, frames
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+_DEFAULT_MESSAGES = {
+    "overloaded": "Server is in overloaded state. Cannot accept more requests at this point",
+    "unavailable": "Cannot achieve consistency level ONE",
+    "read_timeout": "Operation timed out - received only 0 responses.",
+    "write_timeout": "Operation timed out - received only 0 responses.",
+    "is_bootstrapping": "Cannot read from a bootstrapping node",
+    "server_error": "Injected server error",
+}
+
+
+class _Switchboard(Protocol):
+    """What the server lets faults do to it."""
+
+    def _set_listening(self, listening: bool) -> None: ...
+
+    def _abort_connections(self) -> int: ...
+
+
+@dataclass
+class Rule:
+    """One injected behaviour; ``remaining`` None means forever."""
+
+    messages: frozenset[str] | None
+    query: re.Pattern[str] | None
+    delay: float = 0.0
+    error: str | None = None
+    message: str | None = None
+    remaining: int | None = None
+
+    def matches(self, kind: str, texts: Iterable[str]) -> bool:
+        if self.messages is not None and kind not in self.messages:
+            return False
+        if self.query is not None:
+            pattern = self.query
+            return any(pattern.search(text) for text in texts)
+        return True
+
+
+def build_error(name: str, message: str | None = None, *, query_id: bytes = b"") -> errors.CQLError:
+    """An instance of the error class registered as ``name`` in ``ERRORS_BY_NAME``, with spec defaults."""
+    cls = errors.ERRORS_BY_NAME[name]
+    text = message or _DEFAULT_MESSAGES.get(name, f"Injected {name}")
+    if cls is errors.AlreadyExists:
+        return errors.AlreadyExists(text, keyspace="injected")
+    if cls is errors.Unprepared:
+        return errors.Unprepared(text, query_id=query_id)
+    return cls(text)
+
+
+def _kinds(messages: str | Iterable[str] | None) -> frozenset[str] | None:
+    if messages is None:
+        return None
+    names = frozenset([messages] if isinstance(messages, str) else messages)
+    unknown = names - set(frames.OPCODE_NAMES.values())
+    if unknown:
+        raise ValueError(
+            f"Unknown message type(s) {sorted(unknown)}; expected some of {sorted(frames.OPCODE_NAMES.values())}"
+        )
+    return names
+
+
+class Faults:
+    """The faults of one server (``server.faults``); thread-safe, changed from the test thread."""
+
+    def __init__(self, server: _Switchboard) -> None:
+        self._server = server
+        self._lock = threading.Lock()
+        self._rules: list[Rule] = []
+        self.black_holed = False
+
+    def delay(
+        self,
+        seconds: float,
+        *,
+        messages: str | Iterable[str] | None = None,
+        query: str | None = None,
+        times: int | None = None,
+    ) -> Rule:
+        """Answer matching requests ``seconds`` late (by message type, query regex, or both)."""
+        if seconds < 0:
+            raise ValueError(f"delay seconds must be >= 0, got {seconds!r}")
+        return self._add(Rule(_kinds(messages), _compile(query), delay=seconds, remaining=times))
+
+    def error(
+        self,
+        error: str,
+        *,
+        query: str | None = None,
+        messages: str | Iterable[str] | None = None,
+        message: str | None = None,
+        times: int | None = None,
+        delay: float = 0.0,
+    ) -> Rule:
+        """Answer matching requests with the error registered as ``error`` in ``ERRORS_BY_NAME``."""
+        if error not in errors.ERRORS_BY_NAME:
+            raise ValueError(f"Unknown error {error!r}; expected one of {sorted(errors.ERRORS_BY_NAME)}")
+        if messages is None and query is None:
+            messages = ("QUERY", "EXECUTE", "BATCH")
+        rule = Rule(_kinds(messages), _compile(query), delay, error, message, times)
+        return self._add(rule)
+
+    def black_hole(self, enabled: bool = True) -> None:
+        """Accept connections and read requests, but never answer any (the driver times out)."""
+        self.black_holed = enabled
+
+    def refuse_connections(self) -> None:
+        """Close the listening socket: new connections are refused (open ones stay)."""
+        self._server._set_listening(False)
+
+    def accept_connections(self) -> None:
+        """Listen again on the same address and port."""
+        self._server._set_listening(True)
+
+    def close_connections(self) -> int:
+        """Drop every open client connection abruptly; returns how many were open."""
+        return self._server._abort_connections()
+
+    def clear(self) -> None:
+        """Remove every rule, leave black-hole mode and listen again if connections were refused."""
+        with self._lock:
+            self._rules.clear()
+        self.black_holed = False
+        self._server._set_listening(True)
+
+    def remove(self, rule: Rule) -> None:
+        with self._lock:
+            if rule in self._rules:
+                self._rules.remove(rule)
+
+    def match(self, kind: str, texts: Iterable[str]) -> Rule | None:
+        """The first live rule for this request (consuming one of its ``times``), if any."""
+        if not self._rules:  # fast path, read without the lock: rules change rarely
+            return None
+        texts = list(texts)
+        with self._lock:
+            for rule in self._rules:
+                if rule.matches(kind, texts):
+                    if rule.remaining is not None:
+                        rule.remaining -= 1
+                        if rule.remaining <= 0:
+                            self._rules.remove(rule)
+                    return rule
+        return None
+
+    def _add(self, rule: Rule) -> Rule:
+        if rule.remaining is not None and rule.remaining <= 0:
+            raise ValueError(f"times must be a positive count, got {rule.remaining!r}")
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+
+def _compile(query: str | None) -> re.Pattern[str] | None:
+    return None if query is None else re.compile(query, re.IGNORECASE)
