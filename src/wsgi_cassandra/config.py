@@ -64,6 +64,16 @@ class Settings:
     warmer: str = "auto"
     warm_timeout: float = 10.0
     shutdown_timeout: float = 5.0
+    ssl: bool = False
+    ssl_ca: str | None = None
+    ssl_cert: str | None = None
+    ssl_key: str | None = None
+    ssl_check_hostname: bool = True
+    health_path: str | None = None
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.ssl or any((self.ssl_ca, self.ssl_cert, self.ssl_key))
 
     @classmethod
     def resolve(cls, explicit: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -73,13 +83,15 @@ class Settings:
             if value is None:
                 continue
             if name not in _CONVERTERS:
-                raise ConfigurationError(
-                    f"unknown setting {name!r}; accepted: {', '.join(sorted(_CONVERTERS))}"
-                )
+                raise ConfigurationError(f"unknown setting {name!r}; accepted: {', '.join(sorted(_CONVERTERS))}")
             given = Secret(value) if name == "password" and isinstance(value, str) else value
             values[name] = _CONVERTERS[name](given, f"{name}= argument")
         settings = cls(**values)
         settings._check_credentials()
+        if settings.ssl_key is not None and settings.ssl_cert is None:
+            raise ConfigurationError(
+                "CASSANDRA_SSL_KEY is set without CASSANDRA_SSL_CERT: set both for client certificates"
+            )
         return settings
 
     def _check_credentials(self) -> None:
@@ -189,6 +201,34 @@ def _warmer(value: object, source: str) -> str:
     return _text(value, source).lower()
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _flag(value: object, source: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in _TRUE + _FALSE:
+        raise _bad(source, value, f"a yes/no flag: {'/'.join(_TRUE)} or {'/'.join(_FALSE)}")
+    return text in _TRUE
+
+
+def _file(value: object, source: str) -> str:
+    path = os.path.expanduser(str(value).strip())
+    if not os.path.isfile(path):
+        raise ConfigurationError(
+            f"{source} = {str(value)!r} does not exist or is not a file; accepted: the path of a PEM file"
+        )
+    return path
+
+
+def _url_path(value: object, source: str) -> str:
+    path = str(value).strip()
+    if not re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*", path):
+        raise _bad(source, value, "a URL path starting with '/', e.g. '/healthz'")
+    return path
+
+
 _CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
     "contact_points": _contact_points,
     "port": _port,
@@ -201,6 +241,12 @@ _CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
     "warmer": _warmer,
     "warm_timeout": _seconds,
     "shutdown_timeout": _seconds,
+    "ssl": _flag,
+    "ssl_ca": _file,
+    "ssl_cert": _file,
+    "ssl_key": _file,
+    "ssl_check_hostname": _flag,
+    "health_path": _url_path,
 }
 assert set(_CONVERTERS) == {f.name for f in fields(Settings)}
 
@@ -216,6 +262,12 @@ ENV_VARS: dict[str, str] = {
     "WSGI_CASSANDRA_WARMER": "warmer",
     "WSGI_CASSANDRA_WARM_TIMEOUT": "warm_timeout",
     "WSGI_CASSANDRA_SHUTDOWN_TIMEOUT": "shutdown_timeout",
+    "CASSANDRA_SSL": "ssl",
+    "CASSANDRA_SSL_CA": "ssl_ca",
+    "CASSANDRA_SSL_CERT": "ssl_cert",
+    "CASSANDRA_SSL_KEY": "ssl_key",
+    "CASSANDRA_SSL_CHECK_HOSTNAME": "ssl_check_hostname",
+    "WSGI_CASSANDRA_HEALTH_PATH": "health_path",
 }
 
 
@@ -239,9 +291,7 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 def _password_from_env(environ: Mapping[str, str]) -> Secret | None:
     inline, path = environ.get("CASSANDRA_PASSWORD"), environ.get("CASSANDRA_PASSWORD_FILE")
     if inline and path:
-        raise ConfigurationError(
-            "both CASSANDRA_PASSWORD and CASSANDRA_PASSWORD_FILE are set; set only one of them"
-        )
+        raise ConfigurationError("both CASSANDRA_PASSWORD and CASSANDRA_PASSWORD_FILE are set; set only one of them")
     if inline:
         return Secret(inline)
     if not path:
@@ -255,7 +305,5 @@ def _password_from_env(environ: Mapping[str, str]) -> Secret | None:
             "accepted: the path of a readable file holding the password"
         ) from None
     if not secret:
-        raise ConfigurationError(
-            f"CASSANDRA_PASSWORD_FILE = {path!r} is empty; accepted: a file holding the password"
-        )
+        raise ConfigurationError(f"CASSANDRA_PASSWORD_FILE = {path!r} is empty; accepted: a file holding the password")
     return Secret(secret)

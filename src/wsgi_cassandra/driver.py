@@ -9,8 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from .config import split_host_port
+from .tls import ssl_context
 
 if TYPE_CHECKING:
+    import ssl
+
     from cassandra.cluster import Cluster
 
     from .config import Settings
@@ -18,11 +21,14 @@ if TYPE_CHECKING:
 ClusterFactory = Callable[[], "Cluster"]
 
 
-def cluster_kwargs(settings: Settings) -> dict[str, Any]:
-    """The keyword arguments for ``Cluster(...)`` that the settings imply (without secrets in logs)."""
+def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dict[str, Any]:
+    """The keyword arguments for ``Cluster(...)`` that the settings imply; fresh policies on each call.
+
+    ``tls`` is the context :func:`~wsgi_cassandra.tls.ssl_context` built (built here when not given).
+    """
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
     from cassandra.connection import DefaultEndPoint
-    from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
+    from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
     contact_points: list[Any] = []
     for point in settings.contact_points:
@@ -37,7 +43,13 @@ def cluster_kwargs(settings: Settings) -> dict[str, Any]:
         "connect_timeout": settings.connect_timeout,
         "control_connection_timeout": settings.connect_timeout,
         "execution_profiles": {EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=policy)},
+        # The driver's default waits up to 10 minutes between reconnections to a down node; a web worker
+        # should notice a recovered cluster within a minute.
+        "reconnection_policy": ExponentialReconnectionPolicy(base_delay=1.0, max_delay=60.0),
     }
+    context = tls if tls is not None else ssl_context(settings)
+    if context is not None:
+        kwargs["ssl_context"] = context
     if settings.protocol_version is not None:
         kwargs["protocol_version"] = settings.protocol_version
     if settings.username is not None and settings.password is not None:
@@ -48,11 +60,15 @@ def cluster_kwargs(settings: Settings) -> dict[str, Any]:
 
 
 def cluster_factory(settings: Settings) -> ClusterFactory:
-    """A callable building a fresh, unconnected Cluster from the settings each time it is called."""
+    """A callable building a fresh, unconnected Cluster from the settings each time it is called.
+
+    The TLS context is built now, so that unreadable certificate files fail at construction.
+    """
+    tls = ssl_context(settings)
 
     def build() -> Cluster:
         from cassandra.cluster import Cluster
 
-        return Cluster(**cluster_kwargs(settings))
+        return Cluster(**cluster_kwargs(settings, tls))
 
     return build

@@ -67,6 +67,7 @@ class _Process:
         "attempts",
         "connected",
         "error",
+        "live",
         "lock",
         "next_attempt_at",
         "pid",
@@ -77,7 +78,8 @@ class _Process:
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.lock = threading.Lock()
-        self.connected: Connected | None = None
+        self.connected: Connected | None = None  # built in this process (until shutdown)
+        self.live: Connected | None = None  # what requests get: ``connected`` while at least one host is up
         self.thread: threading.Thread | None = None
         self.stop = threading.Event()
         self.attempted = threading.Event()  # set when this process's first attempt has ended, either way
@@ -118,7 +120,7 @@ class SessionHolder:
         proc = self._proc
         if proc.pid != os.getpid():
             proc = self._adopt()
-        return proc.connected
+        return proc.live
 
     def get(self, timeout: float | None = None) -> Connected | None:
         """The ready connection; if there is none, start connecting and wait for this process's *first*
@@ -127,13 +129,14 @@ class SessionHolder:
         proc = self._proc
         if proc.pid != os.getpid():
             proc = self._adopt()
-        connected = proc.connected
-        if connected is not None:
-            return connected
+        if proc.live is not None:
+            return proc.live
+        if proc.connected is not None:
+            return None  # connected, but every host is down: the driver reconnects, callers answer fast
         self._start(proc)
         if not proc.attempted.is_set():
             proc.attempted.wait(self.warm_timeout if timeout is None else timeout)
-        return proc.connected
+        return proc.live
 
     def warm(self, timeout: float | None = None) -> bool:
         """Start connecting now and wait (bounded) for the first attempt; ``True`` when ready."""
@@ -154,6 +157,12 @@ class SessionHolder:
     def unavailable(self) -> SessionUnavailable:
         """The error describing why there is no session now, with a ``Retry-After`` hint."""
         proc = self._proc
+        if proc.connected is not None and proc.live is None:
+            hosts = len(proc.connected.cluster.metadata.all_hosts())
+            return SessionUnavailable(
+                f"all {hosts} Cassandra host(s) are down; the driver is reconnecting in the background",
+                retry_after=2,
+            )
         if proc.error is None:
             return SessionUnavailable("the Cassandra session is still connecting", retry_after=1)
         wait = max(1, math.ceil(proc.next_attempt_at - time.monotonic()))
@@ -163,7 +172,12 @@ class SessionHolder:
         """A small, secret-free summary for health checks and logs."""
         proc = self._proc if self._proc.pid == os.getpid() else self._adopt()
         connected = proc.connected
-        state = "ready" if connected else ("unavailable" if proc.error else "connecting")
+        if proc.live is not None:
+            state = "ready"
+        elif connected is not None:
+            state = "hosts_down"
+        else:
+            state = "unavailable" if proc.error else "connecting"
         status: dict[str, Any] = {"state": state, "pid": proc.pid, "attempts": proc.attempts}
         if connected is not None:
             hosts = connected.cluster.metadata.all_hosts()
@@ -192,9 +206,7 @@ class SessionHolder:
         connected = proc.connected
         if connected is None:
             return True
-        closer = threading.Thread(
-            target=connected.cluster.shutdown, name="wsgi-cassandra-shutdown", daemon=True
-        )
+        closer = threading.Thread(target=connected.cluster.shutdown, name="wsgi-cassandra-shutdown", daemon=True)
         closer.start()
         closer.join(self.shutdown_timeout if timeout is None else timeout)
         if closer.is_alive():
@@ -215,9 +227,7 @@ class SessionHolder:
             proc = self._proc
             pid = os.getpid()
             if proc.pid != pid:
-                log.debug(
-                    "pid %d: forked from pid %d; the inherited Cassandra session is left alone", pid, proc.pid
-                )
+                log.debug("pid %d: forked from pid %d; the inherited Cassandra session is left alone", pid, proc.pid)
                 proc = _Process(pid)
                 self._proc = proc
             return proc
@@ -258,8 +268,9 @@ class SessionHolder:
             if proc.stop.is_set():  # shut down while we were connecting: do not keep what we built
                 connected.cluster.shutdown()
                 return
-            proc.connected = connected
+            proc.connected = proc.live = connected
             proc.error = None
+            connected.cluster.register_listener(_HostWatch(proc, connected))
             proc.attempted.set()
             phases = ", ".join(f"{name} {ms:.0f} ms" for name, ms in connected.phases.items())
             log.info(
@@ -270,6 +281,44 @@ class SessionHolder:
                 phases,
             )
             return
+
+
+class _HostWatch:
+    """A driver ``HostStateListener``: hide the session from requests while *every* host is down.
+
+    The driver raises ``NoHostAvailable`` at once in that state, but frameworks turn it into a 500; with
+    no live session the middleware answers a clean 503 instead, until the driver's own reconnection
+    brings a host back up and ``on_up`` makes the session live again -- no worker restart.
+    """
+
+    def __init__(self, proc: _Process, connected: Connected) -> None:
+        self._proc, self._connected = proc, connected
+
+    def _refresh(self, changed: Any, up: bool) -> None:
+        hosts = self._connected.cluster.metadata.all_hosts()
+        any_up = up or any(host.is_up for host in hosts if host is not changed)
+        if self._proc.connected is not self._connected:
+            return  # shut down or replaced meanwhile
+        was_live = self._proc.live is not None
+        self._proc.live = self._connected if any_up else None
+        if was_live and not any_up:
+            log.warning(
+                "pid %d: all %d Cassandra host(s) are down; answering 503 until one is back", self._proc.pid, len(hosts)
+            )
+        elif any_up and not was_live:
+            log.info("pid %d: Cassandra host %s is back up; serving again", self._proc.pid, changed)
+
+    def on_up(self, host: Any) -> None:
+        self._refresh(host, True)
+
+    def on_down(self, host: Any) -> None:
+        self._refresh(host, False)
+
+    def on_add(self, host: Any) -> None:
+        """New hosts come up through ``on_up``."""
+
+    def on_remove(self, host: Any) -> None:
+        self._refresh(host, False)
 
 
 def _after_fork_in_child() -> None:

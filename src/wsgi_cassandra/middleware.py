@@ -24,6 +24,7 @@ from .config import Settings
 from .connect import Connector
 from .driver import cluster_factory as settings_cluster_factory
 from .errors import ConfigurationError
+from .health import health_response
 from .holder import SessionHolder
 from .unavailable import serve_unavailable
 from .warmers import Warmer, get_warmer
@@ -59,6 +60,7 @@ class CassandraMiddleware:
         "_convert",
         "_current",
         "_get",
+        "_health",
         "_key",
         "holder",
         "settings",
@@ -84,14 +86,18 @@ class CassandraMiddleware:
         connect_timeout: float | None = None,
         warm_timeout: float | None = None,
         shutdown_timeout: float | None = None,
+        health_path: str | None = None,
+        ssl: bool | None = None,
+        ssl_ca: str | None = None,
+        ssl_cert: str | None = None,
+        ssl_key: str | None = None,
+        ssl_check_hostname: bool | None = None,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         if not callable(app):
             raise ConfigurationError(f"app = {app!r} is not a WSGI application (not callable)")
         if on_unavailable not in ON_UNAVAILABLE:
-            raise ConfigurationError(
-                f"on_unavailable = {on_unavailable!r}; accepted: {', '.join(ON_UNAVAILABLE)}"
-            )
+            raise ConfigurationError(f"on_unavailable = {on_unavailable!r}; accepted: {', '.join(ON_UNAVAILABLE)}")
         if cluster_factory is not None and not callable(cluster_factory):
             raise ConfigurationError(f"cluster_factory = {cluster_factory!r} is not callable")
         self.settings = Settings.resolve(
@@ -107,6 +113,12 @@ class CassandraMiddleware:
                 "warmer": warmer if isinstance(warmer, str) else None,
                 "warm_timeout": warm_timeout,
                 "shutdown_timeout": shutdown_timeout,
+                "health_path": health_path,
+                "ssl": ssl,
+                "ssl_ca": ssl_ca,
+                "ssl_cert": ssl_cert,
+                "ssl_key": ssl_key,
+                "ssl_check_hostname": ssl_check_hostname,
             },
             environ,
         )
@@ -116,18 +128,19 @@ class CassandraMiddleware:
             warm_timeout=self.settings.warm_timeout,
             shutdown_timeout=self.settings.shutdown_timeout,
         )
-        self.warmer = get_warmer(
-            warmer if warmer is not None and not isinstance(warmer, str) else self.settings.warmer
-        )
+        self.warmer = get_warmer(warmer if warmer is not None and not isinstance(warmer, str) else self.settings.warmer)
         self._app = app
         self._key = environ_key
         self._cluster_key = cluster_environ_key
         self._convert = on_unavailable == "503"
+        self._health = self.settings.health_path
         self._current = self.holder.current
         self._get = self.holder.get
         self.warmer.install(self.holder)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self._health is not None and environ.get("PATH_INFO") == self._health:
+            return health_response(self.holder, start_response)
         connected = self._current() or self._get()
         if connected is None:
             return serve_unavailable(
