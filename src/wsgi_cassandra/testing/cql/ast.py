@@ -1,0 +1,169 @@
+"""Parsed statements: plain frozen dataclasses, no behaviour.
+
+Terms stay untyped here (a number literal keeps its text) because CQL types a literal by the column
+it is assigned to or compared with; ``values.py`` does that once the table is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+
+@dataclass(frozen=True)
+class Literal:
+    kind: str  # string | int | float | bool | null | uuid | blob | ident (NaN, Infinity)
+    text: str
+
+
+@dataclass(frozen=True)
+class BindMarker:
+    index: int  # position among all markers of the statement
+    name: Optional[str] = None  # ``:name`` markers
+
+
+@dataclass(frozen=True)
+class CollectionLiteral:
+    kind: str  # list | set | map (``{}`` is an empty set or map, decided by the receiver)
+    items: tuple[Term, ...] = ()
+    pairs: tuple[tuple[Term, Term], ...] = ()
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    name: str  # now | uuid | totimestamp | currenttimestamp | ... (see values.py)
+    args: tuple[Term, ...] = ()
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """``col + term`` / ``col - term`` on the right of SET (collections and counters)."""
+
+    column: str
+    op: str
+    term: Term
+
+
+Term = Union[Literal, BindMarker, CollectionLiteral, FunctionCall]
+
+
+@dataclass(frozen=True)
+class TableRef:
+    keyspace: Optional[str]
+    name: str
+
+
+@dataclass(frozen=True)
+class Relation:
+    column: str
+    op: str  # = | in | < | <= | > | >=
+    term: Union[Term, tuple[Term, ...]]  # a tuple for ``IN (a, b)``; a marker for ``IN ?``
+
+
+@dataclass(frozen=True)
+class Selector:
+    kind: str  # column | count | writetime | ttl
+    column: Optional[str]
+    alias: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Select:
+    table: TableRef
+    selectors: Optional[tuple[Selector, ...]]  # None: ``*``
+    where: tuple[Relation, ...] = ()
+    order_by: tuple[tuple[str, bool], ...] = ()  # (column, descending)
+    limit: Optional[Term] = None
+    per_partition_limit: Optional[Term] = None
+    allow_filtering: bool = False
+    distinct: bool = False
+
+
+@dataclass(frozen=True)
+class Insert:
+    table: TableRef
+    columns: tuple[str, ...]
+    values: tuple[Term, ...]
+    if_not_exists: bool = False
+    ttl: Optional[Term] = None
+    timestamp: Optional[Term] = None
+
+
+@dataclass(frozen=True)
+class Update:
+    table: TableRef
+    assignments: tuple[tuple[str, Union[Term, Arithmetic]], ...]
+    where: tuple[Relation, ...]
+    if_exists: bool = False
+    ttl: Optional[Term] = None
+    timestamp: Optional[Term] = None
+
+
+@dataclass(frozen=True)
+class Delete:
+    table: TableRef
+    columns: tuple[str, ...]  # empty: the whole row (or partition)
+    where: tuple[Relation, ...]
+    if_exists: bool = False
+    timestamp: Optional[Term] = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    statements: tuple[Union[Insert, Update, Delete], ...]
+
+
+@dataclass(frozen=True)
+class Use:
+    keyspace: str
+
+
+@dataclass(frozen=True)
+class CreateKeyspace:
+    name: str
+    if_not_exists: bool
+    replication: dict[str, str] = field(default_factory=dict)
+    durable_writes: bool = True
+
+
+@dataclass(frozen=True)
+class DropKeyspace:
+    name: str
+    if_exists: bool
+
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """A CQL type as written: ``name`` lower-cased, parameters for collections, frozen flag."""
+
+    name: str
+    params: tuple[TypeSpec, ...] = ()
+    frozen: bool = False
+
+
+@dataclass(frozen=True)
+class CreateTable:
+    table: TableRef
+    if_not_exists: bool
+    columns: tuple[tuple[str, TypeSpec], ...]
+    static: frozenset[str]
+    partition_key: tuple[str, ...]
+    clustering: tuple[str, ...]
+    clustering_order: tuple[tuple[str, bool], ...] = ()  # (column, descending)
+    options: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DropTable:
+    table: TableRef
+    if_exists: bool
+
+
+@dataclass(frozen=True)
+class Truncate:
+    table: TableRef
+
+
+Statement = Union[
+    Select, Insert, Update, Delete, Batch, Use, CreateKeyspace, DropKeyspace, CreateTable, DropTable, Truncate
+]

@@ -1,0 +1,44 @@
+"""``parse(query)``: CQL text to one statement of ``ast.py``, plus the number of bind markers.
+
+Usage::
+
+    statement, markers = parse("SELECT * FROM ks.t WHERE k = ?")
+"""
+
+from __future__ import annotations
+
+from .ast import Statement
+from .parse_ddl import parse_create, parse_drop, parse_truncate, parse_use
+from .parse_dml import parse_batch, parse_delete, parse_insert, parse_select, parse_update
+from .parser_base import TokenStream
+
+_DISPATCH = {
+    "select": parse_select,
+    "insert": parse_insert,
+    "update": parse_update,
+    "delete": parse_delete,
+    "begin": parse_batch,
+    "use": parse_use,
+    "create": parse_create,
+    "drop": parse_drop,
+    "truncate": parse_truncate,
+}
+_UNSUPPORTED = ("alter", "grant", "revoke", "list", "describe", "desc")
+
+
+def parse(query: str) -> tuple[Statement, int]:
+    ts = TokenStream(query)
+    tok = ts.peek()
+    parser = _DISPATCH.get(tok.value) if tok.kind == "ident" else None
+    if parser is None:
+        if tok.kind == "ident" and tok.value in _UNSUPPORTED:
+            from ..errors import CQLSyntaxError
+
+            raise CQLSyntaxError(
+                f"line 1:{tok.pos} wsgi_cassandra test server: {tok.value.upper()} statements are not supported"
+            )
+        ts.fail("a statement (SELECT, INSERT, UPDATE, DELETE, BATCH, USE, CREATE, DROP, TRUNCATE)")
+    ts.next()
+    statement: Statement = parser(ts)  # type: ignore[operator]
+    ts.end()
+    return statement, ts.markers

@@ -1,0 +1,135 @@
+"""Statement to plan: the one place that knows which plan class runs which statement.
+
+A plan is built once per (query, keyspace) and cached; it holds the tables it was built against and is
+rebuilt (or, for a prepared statement, reported ``Unprepared``) once any of them was dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Optional, Protocol, Union
+
+from ..errors import InvalidRequest
+from ..results import Column, Result
+from . import ddl
+from .ast import (
+    Batch,
+    CreateKeyspace,
+    CreateTable,
+    Delete,
+    DropKeyspace,
+    DropTable,
+    Insert,
+    Select,
+    Statement,
+    Truncate,
+    Update,
+    Use,
+)
+from .catalog import Catalog, TableDef
+from .modify import DeletePlan, InsertPlan, UpdatePlan
+from .select import SelectPlan
+from .state import Call
+from .types import ColumnType
+from .values import Binder
+
+
+class Plan(Protocol):
+    tables: tuple[TableDef, ...]
+    bind_columns: list[Column]
+    bind_types: list[ColumnType]
+    pk_indexes: list[int]
+    result_columns: Optional[list[Column]]
+
+    def run(self, call: Call, bound: Sequence[Any], page_size: Optional[int], paging_state: Optional[bytes]) -> Result: ...
+
+
+WritePlan = Union[InsertPlan, UpdatePlan, DeletePlan]
+
+
+class SchemaPlan:
+    """USE and DDL: nothing to bind, resolved against the catalog when run."""
+
+    tables: tuple[TableDef, ...] = ()
+    pk_indexes: list[int] = []
+    result_columns: Optional[list[Column]] = None
+
+    def __init__(self, stmt: Statement, markers: int) -> None:
+        if markers:
+            raise InvalidRequest("Bind variables are not allowed in USE or schema statements")
+        self.stmt = stmt
+        self.bind_columns: list[Column] = []
+        self.bind_types: list[ColumnType] = []
+
+    def run(self, call: Call, bound: Sequence[Any], page_size: Optional[int], paging_state: Optional[bytes]) -> Result:
+        stmt, state, ks = self.stmt, call.state, call.keyspace
+        if isinstance(stmt, Use):
+            return ddl.use(state, stmt)
+        if isinstance(stmt, CreateKeyspace):
+            return ddl.create_keyspace(state, stmt)
+        if isinstance(stmt, DropKeyspace):
+            return ddl.drop_keyspace(state, stmt)
+        if isinstance(stmt, CreateTable):
+            return ddl.create_table(state, stmt, ks)
+        if isinstance(stmt, DropTable):
+            return ddl.drop_table(state, stmt, ks)
+        assert isinstance(stmt, Truncate)
+        return ddl.truncate(state, stmt, ks)
+
+
+class BatchPlan:
+    """``BEGIN BATCH ... APPLY BATCH`` sent as one query: markers are numbered across all statements."""
+
+    pk_indexes: list[int] = []
+    result_columns: Optional[list[Column]] = None
+
+    def __init__(self, plans: list[WritePlan], markers: int) -> None:
+        self.plans = plans
+        self.tables = tuple(t for p in plans for t in p.tables)
+        merged = Binder(markers, plans[0].table.keyspace if plans else "", plans[0].table.name if plans else "")
+        for plan in plans:
+            for i, column in enumerate(plan.binder.columns):
+                if column is not None:
+                    merged.columns[i], merged.types[i] = column, plan.binder.types[i]
+        self.bind_columns, self.bind_types = merged.bind_columns(), merged.types
+
+    def run(self, call: Call, bound: Sequence[Any], page_size: Optional[int], paging_state: Optional[bytes]) -> Result:
+        return run_batch(call, [(p, bound) for p in self.plans])
+
+
+def run_batch(call: Call, items: Sequence[tuple[WritePlan, Sequence[Any]]]) -> Result:
+    from ..results import Void
+
+    for plan, _ in items:
+        if getattr(plan, "if_exists", False) or getattr(plan, "if_not_exists", False):
+            raise InvalidRequest("wsgi_cassandra test server: conditional batches are not supported")
+    for plan, bound in items:
+        plan.run(call, bound, None, None)
+    return Void()
+
+
+def build(stmt: Statement, markers: int, catalog: Catalog, keyspace: Optional[str]) -> Plan:
+    if isinstance(stmt, Select):
+        return SelectPlan(stmt, catalog.table(stmt.table.keyspace or keyspace, stmt.table.name), markers)
+    if isinstance(stmt, (Insert, Update, Delete)):
+        return _write(stmt, markers, catalog, keyspace)
+    if isinstance(stmt, Batch):
+        return BatchPlan([_write(s, markers, catalog, keyspace) for s in stmt.statements], markers)
+    return SchemaPlan(stmt, markers)
+
+
+def _write(stmt: Union[Insert, Update, Delete], markers: int, catalog: Catalog, keyspace: Optional[str]) -> WritePlan:
+    table = catalog.table(stmt.table.keyspace or keyspace, stmt.table.name)
+    if isinstance(stmt, Insert):
+        return InsertPlan(stmt, table, markers)
+    if isinstance(stmt, Update):
+        return UpdatePlan(stmt, table, markers)
+    return DeletePlan(stmt, table, markers)
+
+
+def still_valid(plan: Plan, catalog: Catalog) -> bool:
+    for table in plan.tables:
+        ks = catalog.keyspaces.get(table.keyspace)
+        if ks is None or ks.tables.get(table.name) is not table:
+            return False
+    return True

@@ -1,0 +1,238 @@
+"""SELECT: planned once (validation, compiled terms, bind metadata), run per execution with paging.
+
+Rows stream lazily in Cassandra's order (partition token, then clustering order) as
+``(position, values)``; a page stops after ``page_size`` rows and the paging state records the
+position of the last row, so the next page restarts right after it even if rows changed meanwhile.
+A SELECT by full primary key is two dictionary lookups.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional
+
+from cassandra import cqltypes
+
+from ..errors import InvalidRequest
+from ..results import UNSET, Column, Rows
+from .ast import Select, TypeSpec
+from .catalog import ColumnDef, TableDef
+from .keys import clustering_key, clustering_sort, decode_clustering, partition_key
+from .paging import Position, decode_state, encode_state
+from .state import Call
+from .store import Cell, Partition, Row, live_value
+from .types import resolve
+from .values import Binder, Compiled
+from .where import Restrictions, Where, predicates
+
+INT = resolve(TypeSpec("int"))
+_SELECTOR_TYPES = {"count": cqltypes.LongType, "writetime": cqltypes.LongType, "ttl": cqltypes.Int32Type}
+
+
+class SelectPlan:
+    result_columns: list[Column]
+
+    def __init__(self, stmt: Select, table: TableDef, markers: int) -> None:
+        self.table = table
+        self.tables = (table,)
+        binder = Binder(markers, table.keyspace, table.name)
+        self.where = where = Where(table, stmt.where, binder)
+        self.virtual = table.virtual_rows is not None
+        self.lookup = False
+        if not self.virtual:
+            self.lookup = where.check_partition_key(stmt.allow_filtering)
+            where.check_clustering(stmt.allow_filtering)
+        self.reverse = self._order(stmt)
+        self.limit = binder.compile(stmt.limit, INT, "[limit]") if stmt.limit is not None else None
+        ppl = stmt.per_partition_limit
+        self.per_partition = binder.compile(ppl, INT, "[per_partition_limit]") if ppl is not None else None
+        self.distinct = stmt.distinct
+        self.selectors: list[tuple[str, Optional[ColumnDef]]] = []
+        if stmt.selectors is None:
+            self.selectors = [("column", c) for c in table.columns.values()]
+            self.result_columns = list(table.result_columns)
+        else:
+            self.result_columns = []
+            for sel in stmt.selectors:
+                col = table.column(sel.column) if sel.column is not None else None
+                if self.virtual and sel.kind in ("writetime", "ttl"):
+                    raise InvalidRequest(f"{sel.kind.upper()}() is not supported on system tables")
+                if col is not None and sel.kind != "column" and col.kind not in ("regular", "static"):
+                    raise InvalidRequest(f"Cannot use selection function {sel.kind} on PRIMARY KEY part {col.name}")
+                name = sel.alias or (f"{sel.kind}({col.name})" if col and sel.kind != "column" else sel.kind)
+                name = sel.alias or (col.name if sel.kind == "column" and col else name)
+                cqltype = col.cqltype if sel.kind == "column" and col else _SELECTOR_TYPES[sel.kind]
+                self.selectors.append((sel.kind, col))
+                self.result_columns.append(Column(table.keyspace, table.name, name, cqltype))
+        if self.distinct and any(c is None or c.kind not in ("partition_key", "static") for _, c in self.selectors):
+            raise InvalidRequest("SELECT DISTINCT queries must only request partition key columns and/or static columns")
+        self.count = any(kind == "count" for kind, _ in self.selectors)
+        self.bind_columns = binder.bind_columns()
+        self.bind_types = binder.types
+        markers_pk = [where.eq_markers.get(c.name) for c in table.partition_key]
+        self.pk_indexes = [i for i in markers_pk if i is not None] if None not in markers_pk else []
+
+    def _order(self, stmt: Select) -> bool:
+        if not stmt.order_by:
+            return False
+        if self.virtual or not self.lookup:
+            raise InvalidRequest("ORDER BY is only supported when the partition key is restricted by an EQ or an IN.")
+        flips = set()
+        for i, (name, desc) in enumerate(stmt.order_by):
+            col = self.table.column(name)
+            if col.kind != "clustering" or col.position != i:
+                raise InvalidRequest(
+                    "Order by currently only supports the ordering of columns following their declared order in "
+                    "the PRIMARY KEY"
+                )
+            flips.add(desc != col.desc)
+        if len(flips) > 1:
+            raise InvalidRequest("Unsupported order by relation")
+        return flips.pop()
+
+    # -- execution ----------------------------------------------------------------------------------------
+    def run(self, call: Call, bound: Sequence[Any], page_size: Optional[int], paging_state: Optional[bytes]) -> Rows:
+        restrictions = self.where.evaluate(bound)
+        limit = _positive(self.limit, bound, "LIMIT")
+        resume, remaining = decode_state(paging_state)
+        if remaining is not None:
+            limit = remaining
+        if self.virtual:
+            stream = self._virtual(call, restrictions, resume)
+        else:
+            stream = self._stored(call, restrictions, resume, _positive(self.per_partition, bound, "PER PARTITION LIMIT"))
+        if self.count:
+            total = sum(1 for _ in stream)
+            return Rows(self.result_columns, [[total if k == "count" else None for k, _ in self.selectors]])
+        rows: list[list[Any]] = []
+        last: Optional[Position] = None
+        page = page_size if page_size is not None and page_size > 0 else None
+        for position, values in stream:
+            if limit is not None and len(rows) >= limit:
+                break
+            if page is not None and len(rows) >= page and last is not None:
+                left = None if limit is None else limit - len(rows)
+                return Rows(self.result_columns, rows, encode_state(last, left))
+            rows.append(values)
+            last = position
+        return Rows(self.result_columns, rows)
+
+    def _virtual(self, call: Call, restrictions: Restrictions, resume: Optional[Position]) -> Iterator[tuple[Position, list[Any]]]:
+        preds = predicates(self.table, restrictions, ("partition_key", "clustering", "regular", "static"))
+        skip = resume.offset if resume else 0
+        assert self.table.virtual_rows is not None
+        index = 0
+        for row in self.table.virtual_rows(call.system()):
+            if all(pred(row.get(name)) for name, pred in preds):
+                index += 1
+                if index > skip:
+                    yield Position(offset=index), [row.get(c.name) if c else None for _, c in self.selectors]
+
+    def _stored(
+        self, call: Call, restrictions: Restrictions, resume: Optional[Position], per_partition: Optional[int]
+    ) -> Iterator[tuple[Position, list[Any]]]:
+        table, data, now = self.table, call.state.data_for(self.table), call.state.clock()
+        if self.lookup:
+            keys = {partition_key(table, values) for values in self.where.partition_values(restrictions)}
+            found = [(k, data.get(k)) for k in keys]
+            parts = sorted(((k, p) for k, p in found if p is not None), key=lambda kp: (kp[1].token, kp[0]))
+        else:
+            parts = data.scan((resume.token, resume.key) if resume and resume.key is not None else None)
+        pk_preds = [] if self.lookup else predicates(table, restrictions, ("partition_key",))
+        ck_preds = predicates(table, restrictions, ("clustering",))
+        other_preds = predicates(table, restrictions, ("regular", "static"))
+        full = self.where.full_clustering(restrictions) if table.clustering else [()]
+        for key, part in parts:
+            if (resume is not None and resume.key is not None and (part.token, key) < (resume.token, resume.key)):
+                continue
+            if resume is not None and (part.token, key) == (resume.token, resume.key) and resume.ckey is None:
+                continue
+            if pk_preds and not all(pred(part.key[table.columns[n].position]) for n, pred in pk_preds):
+                continue
+            after = None
+            if resume is not None and (part.token, key) == (resume.token, resume.key) and resume.ckey is not None:
+                after = clustering_sort(table, decode_clustering(table, resume.ckey))
+            emitted = seen = 0
+            for row in self._rows(part, full, after, now):
+                seen += 1
+                if ck_preds and not all(pred(row.clustering[table.columns[n].position]) for n, pred in ck_preds):
+                    continue
+                if other_preds and not all(pred(self._value(part, row, n, now)) for n, pred in other_preds):
+                    continue
+                yield Position(part.token, key, clustering_key(table, row.clustering) if table.clustering else None), self._project(part, row, now)
+                emitted += 1
+                if self.distinct or (per_partition is not None and emitted >= per_partition):
+                    break
+            static_only = not seen and table.has_static and not ck_preds and not other_preds
+            if static_only and after is None and _live_static(part, now):
+                yield Position(part.token, key, None), self._project(part, None, now)
+            if resume is not None and (part.token, key) == (resume.token, resume.key):
+                resume = None
+
+    def _rows(self, part: Partition, full: Optional[list[tuple[Any, ...]]], after: Optional[tuple[Any, ...]], now: float) -> Iterator[Row]:
+        table = self.table
+        if full is not None:
+            candidates = [part.rows.get(clustering_key(table, values)) for values in full]
+            rows = sorted((r for r in candidates if r is not None), key=lambda r: r.sort, reverse=self.reverse)
+        else:
+            rows = part.ordered()
+            rows = list(reversed(rows)) if self.reverse else rows
+        for row in rows:
+            if after is not None and (row.sort >= after if self.reverse else row.sort <= after):
+                continue
+            if row.live(now):
+                yield row
+
+    def _value(self, part: Partition, row: Optional[Row], name: str, now: float) -> Any:
+        return column_value(self.table.columns[name], part, row, now)
+
+    def _project(self, part: Partition, row: Optional[Row], now: float) -> list[Any]:
+        out: list[Any] = []
+        for kind, col in self.selectors:
+            if kind == "column" and col is not None:
+                out.append(self._value(part, row, col.name, now))
+            elif col is not None:
+                cells = part.static if col.kind == "static" else (row.cells if row is not None else {})
+                out.append(_cell_meta(kind, cells.get(col.name), now))
+            else:
+                out.append(None)
+        return out
+
+
+def column_value(col: ColumnDef, part: Partition, row: Optional[Row], now: float) -> Any:
+    if col.kind == "partition_key":
+        return part.key[col.position]
+    if col.kind == "clustering":
+        return row.clustering[col.position] if row is not None else None
+    if col.kind == "static":
+        return live_value(part.static.get(col.name), now)
+    return live_value(row.cells.get(col.name), now) if row is not None else None
+
+
+def row_values(table: TableDef, part: Partition, row: Optional[Row], now: float) -> list[Any]:
+    """All columns of a row in ``SELECT *`` order (the existing row of a failed lightweight transaction)."""
+    return [column_value(c, part, row, now) for c in table.columns.values()]
+
+
+def _cell_meta(kind: str, cell: Optional[Cell], now: float) -> Optional[int]:
+    if cell is None or (cell.expires is not None and cell.expires <= now):
+        return None
+    if kind == "writetime":
+        return cell.ts
+    return None if cell.expires is None else max(1, math.ceil(cell.expires - now))
+
+
+def _live_static(part: Partition, now: float) -> bool:
+    return any(c.expires is None or c.expires > now for c in part.static.values())
+
+
+def _positive(fn: Optional[Compiled], bound: Sequence[Any], what: str) -> Optional[int]:
+    if fn is None:
+        return None
+    value = fn(bound)
+    if value is None or value is UNSET:
+        return None
+    if value <= 0:
+        raise InvalidRequest(f"{what} must be strictly positive")
+    return int(value)

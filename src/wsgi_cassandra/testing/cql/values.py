@@ -1,0 +1,163 @@
+"""Terms to values: literals are typed by their receiver column, bind markers get a receiver.
+
+``Binder`` compiles each term of a statement once (at prepare time) into a small function of the
+decoded bound values, and records for every marker the column it binds to: that list is what PREPARED
+reports as bind metadata, and what ``decode`` uses to deserialize the raw bytes of an EXECUTE.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Callable, Optional, Union
+
+from cassandra import cqltypes, util
+
+from ..errors import InvalidRequest
+from ..results import UNSET, Column
+from .ast import BindMarker, CollectionLiteral, FunctionCall, Literal, Term, TypeSpec
+from .types import ColumnType, normalize, resolve
+
+Compiled = Callable[[Sequence[Any]], Any]
+RawValues = Union[Sequence[Any], Mapping[str, Any], None]
+_PROTO = 4
+_INTS = {"int", "bigint", "smallint", "tinyint", "varint", "counter"}
+_BLOB = resolve(TypeSpec("blob"))
+
+
+class Binder:
+    def __init__(self, markers: int, keyspace: str, table: str) -> None:
+        self.keyspace, self.table = keyspace, table
+        self.columns: list[Optional[Column]] = [None] * markers
+        self.types: list[ColumnType] = [_BLOB] * markers
+
+    def bind_columns(self) -> list[Column]:
+        blob = cqltypes.BytesType
+        return [c if c is not None else Column(self.keyspace, self.table, "?", blob) for c in self.columns]
+
+    def compile(self, term: Term, ctype: ColumnType, name: str) -> Compiled:
+        if isinstance(term, BindMarker):
+            self.columns[term.index] = Column(self.keyspace, self.table, term.name or name, ctype.cqltype)
+            self.types[term.index] = ctype
+            index = term.index
+            return lambda bound: bound[index]
+        if isinstance(term, CollectionLiteral):
+            return self._collection(term, ctype, name)
+        if isinstance(term, FunctionCall):
+            return _function(term, ctype)
+        value = coerce(ctype, term, name)
+        return lambda bound: value
+
+    def _collection(self, term: CollectionLiteral, ctype: ColumnType, name: str) -> Compiled:
+        kind = ctype.spec.name
+        subtypes = [resolve(p) for p in ctype.spec.params]
+        if kind == "map" and (term.kind == "map" or (term.kind == "set" and not term.items)):
+            pairs = [
+                (self.compile(k, subtypes[0], f"key({name})"), self.compile(v, subtypes[1], f"value({name})"))
+                for k, v in term.pairs
+            ]
+            return lambda bound: normalize(ctype, {k(bound): v(bound) for k, v in pairs})
+        if kind in ("list", "set") and term.kind == kind:
+            items = [self.compile(t, subtypes[0], f"value({name})") for t in term.items]
+            return lambda bound: normalize(ctype, [item(bound) for item in items])
+        raise InvalidRequest(f"Invalid {term.kind} literal for {name} of type {ctype.text}")
+
+
+def coerce(ctype: ColumnType, lit: Literal, name: str) -> Any:
+    """A literal as the canonical Python value of ``ctype`` (the form ``from_binary`` would give)."""
+    if lit.kind == "null":
+        return None
+    try:
+        value = _python_value(ctype, lit)
+        cqltype = ctype.cqltype
+        return normalize(ctype, cqltype.from_binary(cqltype.to_binary(value, _PROTO), _PROTO))
+    except InvalidRequest:
+        raise
+    except Exception as exc:
+        raise InvalidRequest(f"Invalid {lit.kind} constant ({lit.text}) for \"{name}\" of type {ctype.text}") from exc
+
+
+def _python_value(ctype: ColumnType, lit: Literal) -> Any:
+    kind, text, typename = lit.kind, lit.text, ctype.spec.name
+    if typename in _INTS and kind == "int":
+        return int(text)
+    if typename in ("float", "double") and kind in ("int", "float"):
+        return float(text)
+    if typename == "decimal" and kind in ("int", "float"):
+        return Decimal(text)
+    if typename == "boolean" and kind == "bool":
+        return text == "true"
+    if typename in ("text", "varchar", "ascii") and kind == "string":
+        return text
+    if typename in ("uuid", "timeuuid") and kind == "uuid":
+        value = uuid.UUID(text)
+        if typename == "timeuuid" and value.version != 1:
+            raise InvalidRequest(f"Unsupported UUID for timeuuid: {text} is not a version 1 UUID")
+        return value
+    if typename == "blob" and kind == "blob":
+        return bytes.fromhex(text[2:])
+    if typename == "timestamp" and kind == "int":
+        return int(text)
+    if typename == "timestamp" and kind == "string":
+        return int(cqltypes.DateType.interpret_datestring(text))
+    if typename == "date" and kind == "string":
+        return util.Date(text)
+    if typename == "time" and kind == "string":
+        return util.Time(text)
+    if typename == "time" and kind == "int":
+        return int(text)
+    if typename == "inet" and kind == "string":
+        return text
+    raise InvalidRequest(f"Invalid {kind} constant ({text}) for a value of type {ctype.text}")
+
+
+def _function(call: FunctionCall, ctype: ColumnType) -> Compiled:
+    typename = ctype.spec.name
+    name = call.name
+    if name == "now" and not call.args and typename == "timeuuid":
+        return lambda bound: uuid.uuid1()
+    if name == "uuid" and not call.args and typename == "uuid":
+        return lambda bound: uuid.uuid4()
+    if typename == "timestamp" and (
+        (name == "currenttimestamp" and not call.args)
+        or (name == "totimestamp" and call.args == (FunctionCall("now"),))
+    ):
+        return lambda bound: _now_datetime()
+    if typename == "date" and name == "currentdate" and not call.args:
+        return lambda bound: util.Date(datetime.date.today())
+    raise InvalidRequest(
+        f"wsgi_cassandra test server: function {name}() is not supported here (supported: now(), uuid(), "
+        "currentTimestamp(), toTimestamp(now()), currentDate())"
+    )
+
+
+def _now_datetime() -> datetime.datetime:
+    return util.datetime_from_timestamp(int(time.time() * 1000) / 1000.0)
+
+
+def decode(values: RawValues, columns: Sequence[Column], column_types: Sequence[ColumnType], proto: int) -> list[Any]:
+    """Raw bound bytes (positional or by marker name) to Python values; UNSET stays UNSET."""
+    if values is None:
+        values = []
+    if isinstance(values, Mapping):
+        lowered = {k.lower(): v for k, v in values.items()}
+        try:
+            values = [lowered[c.name.lower()] if c.name.lower() in lowered else values[c.name] for c in columns]
+        except KeyError as exc:
+            raise InvalidRequest(f"Missing value for bind variable {exc.args[0]}") from None
+    if len(values) != len(columns):
+        raise InvalidRequest(f"There were {len(columns)} markers(?) in CQL but {len(values)} bound variables")
+    decoded: list[Any] = []
+    for raw, column, ctype in zip(values, columns, column_types):
+        if raw is None or raw is UNSET:
+            decoded.append(raw)
+            continue
+        try:
+            decoded.append(normalize(ctype, column.cqltype.from_binary(bytes(raw), proto)))
+        except Exception as exc:
+            raise InvalidRequest(f"Invalid value for {column.name} of type {ctype.text}: {exc}") from exc
+    return decoded
+
