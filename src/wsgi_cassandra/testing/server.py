@@ -100,7 +100,9 @@ class CQLServer:
         self.statements: Statements | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._server: asyncio.AbstractServer | None = None
+        self._listener: socket.socket | None = None
+        self._acceptor: asyncio.Task[None] | None = None
+        self._pending: dict[socket.socket, asyncio.Task[None]] = {}
         self._stop_event: asyncio.Event | None = None
         self._conns: set[Connection] = set()
         self._started_once = False
@@ -213,17 +215,60 @@ class CQLServer:
             loop.close()
 
     async def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
-        loop = asyncio.get_event_loop()
         self._stop_event = asyncio.Event()
-        self._server = await loop.create_server(lambda: Connection(self), sock=sock, ssl=self.ssl_context)
+        self._listen(sock)
         ready.set()
         await self._stop_event.wait()
-        self._server.close()
-        self._server = None
+        await self._unlisten()
         await self._abort_all()
         self._stop_event = None
 
+    def _listen(self, sock: socket.socket) -> None:
+        self._listener = sock
+        self._acceptor = asyncio.get_event_loop().create_task(self._accept(sock))
+
+    async def _unlisten(self) -> None:
+        acceptor, listener = self._acceptor, self._listener
+        self._acceptor = self._listener = None
+        if acceptor is not None:
+            acceptor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acceptor
+        if listener is not None:
+            listener.close()
+
+    async def _accept(self, listener: socket.socket) -> None:
+        """Accept in our own task (not ``create_server``) so every socket is ours to close at stop."""
+        loop = asyncio.get_event_loop()
+        while True:
+            try:
+                sock, _ = await loop.sock_accept(listener)
+            except OSError as exc:  # e.g. EMFILE: keep serving the open connections
+                log.warning("CQL test server on %s: accept failed: %s", self.contact_point, exc)
+                await asyncio.sleep(0.05)
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._pending[sock] = loop.create_task(self._adopt(sock))
+
+    async def _adopt(self, sock: socket.socket) -> None:
+        loop = asyncio.get_event_loop()
+        try:
+            if self.ssl_context is None:
+                await loop.connect_accepted_socket(lambda: Connection(self), sock)
+            else:
+                await loop.connect_accepted_socket(
+                    lambda: Connection(self), sock, ssl=self.ssl_context, ssl_handshake_timeout=10.0
+                )
+        except (OSError, asyncio.TimeoutError) as exc:  # ssl.SSLError is an OSError
+            log.info("CQL test server on %s: connection setup failed: %s", self.contact_point, exc)
+            sock.close()
+        finally:
+            self._pending.pop(sock, None)
+
     async def _abort_all(self) -> int:
+        for sock, task in list(self._pending.items()):  # still in the TLS handshake
+            task.cancel()
+            sock.close()
         conns = list(self._conns)
         for conn in conns:
             conn.abort()
@@ -244,19 +289,15 @@ class CQLServer:
     # -- fault hooks -------------------------------------------------------------------------------
     def _set_listening(self, listening: bool) -> None:
         loop = self._loop
-        if loop is None or listening == (self._server is not None):
+        if loop is None or listening == (self._listener is not None):
             return
         sock = self._bind() if listening else None
 
         async def switch() -> None:
             if sock is None:
-                if self._server is not None:
-                    self._server.close()
-                    self._server = None
-            elif self._server is None:
-                self._server = await asyncio.get_event_loop().create_server(
-                    lambda: Connection(self), sock=sock, ssl=self.ssl_context
-                )
+                await self._unlisten()
+            elif self._listener is None:
+                self._listen(sock)
             else:
                 sock.close()  # already listening
 

@@ -1,0 +1,173 @@
+"""Injected faults make the unmodified driver fail exactly as a sick real node would make it fail."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from cassandra import (
+    AlreadyExists,
+    InvalidRequest,
+    OperationTimedOut,
+    ReadTimeout,
+    Unauthorized,
+    Unavailable,
+    WriteTimeout,
+)
+from cassandra.cluster import Cluster, NoHostAvailable
+from cassandra.protocol import (
+    IsBootstrappingErrorMessage,
+    OverloadedErrorMessage,
+    ServerError,
+    SyntaxException,
+    TruncateError,
+)
+
+from wsgi_cassandra.testing import CQLServer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from cassandra.cluster import Session
+
+pytestmark = pytest.mark.integration
+
+PROBE = "SELECT release_version FROM system.local"
+
+
+@contextlib.contextmanager
+def driver(server: CQLServer, **options: Any) -> Iterator[Cluster]:
+    cluster = Cluster(contact_points=[server.host], port=server.port, **options)
+    try:
+        yield cluster
+    finally:
+        cluster.shutdown()
+
+
+@pytest.fixture
+def server() -> Iterator[CQLServer]:
+    with CQLServer() as server:
+        yield server
+
+
+@pytest.fixture
+def session(server: CQLServer) -> Iterator[Session]:
+    with driver(server) as cluster:
+        yield cluster.connect()
+
+
+def _raised(session: Session, query: str = PROBE) -> BaseException:
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the table below names the exact type
+        session.execute(query)
+    error = info.value
+    # Errors the driver retries on the next host surface, on a single node, inside NoHostAvailable.
+    if isinstance(error, NoHostAvailable):
+        (error,) = error.errors.values()
+    return error
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        pytest.param("overloaded", OverloadedErrorMessage, id="overloaded"),
+        pytest.param("read_timeout", ReadTimeout, id="read_timeout"),
+        pytest.param("write_timeout", WriteTimeout, id="write_timeout"),
+        pytest.param("unavailable", Unavailable, id="unavailable"),
+        pytest.param("server_error", ServerError, id="server_error"),
+        pytest.param("is_bootstrapping", IsBootstrappingErrorMessage, id="is_bootstrapping"),
+        pytest.param("truncate_error", TruncateError, id="truncate_error"),
+        pytest.param("syntax_error", SyntaxException, id="syntax_error"),
+        pytest.param("invalid", InvalidRequest, id="invalid"),
+        pytest.param("unauthorized", Unauthorized, id="unauthorized"),
+        pytest.param("already_exists", AlreadyExists, id="already_exists"),
+    ],
+)
+def test_injected_error_reaches_the_driver_as_its_exception(
+    server: CQLServer, session: Session, name: str, expected: type[BaseException]
+) -> None:
+    server.faults.error(name, query=r"system\.local")
+    assert isinstance(_raised(session), expected)
+    server.faults.clear()
+    assert session.execute(PROBE).one().release_version == server.release_version
+
+
+def test_error_with_a_custom_message_and_a_count(server: CQLServer, session: Session) -> None:
+    server.faults.error("overloaded", query="system.local", message="busy, try later", times=1)
+    error = _raised(session)
+    assert "busy, try later" in str(error)
+    assert session.execute(PROBE).one()  # the rule expired after one match
+
+
+def test_error_on_execute_then_the_statement_still_works(server: CQLServer, session: Session) -> None:
+    statement = session.prepare(PROBE)
+    prepares = server.stats.requests["PREPARE"]
+    server.faults.error("invalid", messages="EXECUTE", times=1)
+    with pytest.raises(InvalidRequest):
+        session.execute(statement)
+    assert session.execute(statement).one()
+    assert server.stats.requests["PREPARE"] == prepares
+
+
+def test_black_hole_makes_requests_time_out(server: CQLServer, session: Session) -> None:
+    server.faults.black_hole()
+    with pytest.raises(OperationTimedOut):
+        session.execute(PROBE, timeout=0.3)
+    server.faults.clear()
+
+
+def test_refused_connections_mean_no_host_available(server: CQLServer) -> None:
+    server.faults.refuse_connections()
+    with driver(server, connect_timeout=1) as cluster, pytest.raises(NoHostAvailable):
+        cluster.connect()
+    server.faults.accept_connections()
+    with driver(server) as cluster:
+        assert cluster.connect().execute(PROBE).one()
+
+
+def test_delayed_startup_slows_the_connect(server: CQLServer) -> None:
+    server.faults.delay(0.3, messages="STARTUP")
+    started = time.monotonic()
+    with driver(server) as cluster:
+        cluster.connect()
+        elapsed = time.monotonic() - started
+    assert elapsed >= 0.3
+
+
+def test_slow_schema_queries_slow_the_connect_without_blocking_the_server(server: CQLServer) -> None:
+    server.faults.delay(0.4, query=r"system_schema")
+    started = time.monotonic()
+    with driver(server) as cluster:
+        cluster.connect()
+        elapsed = time.monotonic() - started
+        # Other requests are answered at once meanwhile: the delay does not block the loop.
+        quick = time.monotonic()
+        cluster.connect().execute(PROBE)
+        assert time.monotonic() - quick < 0.35
+    # The driver reads the schema tables in parallel: one delay, not one per table.
+    assert 0.4 <= elapsed < 2.0
+
+
+def test_close_connections_makes_the_driver_reconnect(server: CQLServer, session: Session) -> None:
+    opened = server.stats.connections_opened
+    assert server.faults.close_connections() == 2  # control connection + pool connection
+    assert server.stats.connections_open == 0
+    # Like a node restart: the driver marks the host down, reconnects (about 1 s later), and recovers.
+    deadline = time.monotonic() + 10
+    for _ in range(200):
+        try:
+            assert session.execute(PROBE).one()
+            break
+        except NoHostAvailable:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    assert server.stats.connections_opened > opened
+
+
+def test_unknown_fault_names_fail_at_once(server: CQLServer) -> None:
+    with pytest.raises(ValueError, match="overloaded"):
+        server.faults.error("overload")
+    with pytest.raises(ValueError, match="QUERY"):
+        server.faults.delay(0.1, messages="QUERIES")

@@ -1,0 +1,195 @@
+"""The unmodified driver (default settings, libev reactor) against CQLServer, as against a Cassandra node."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from cassandra import AuthenticationFailed
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster, NoHostAvailable
+
+from wsgi_cassandra.testing import CQLServer, CQLServerError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytestmark = pytest.mark.integration
+
+KEYSPACE = "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"
+TABLE = "CREATE TABLE ks.kv (k text PRIMARY KEY, v text)"
+
+
+@contextlib.contextmanager
+def driver(server: CQLServer, **options: Any) -> Iterator[Cluster]:
+    """A default driver Cluster for ``server``, always shut down (its threads leak otherwise)."""
+    cluster = Cluster(contact_points=[server.host], port=server.port, **options)
+    try:
+        yield cluster
+    finally:
+        cluster.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("release", "requested", "negotiated"),
+    [
+        pytest.param("4.1.5", None, 5, id="4.x-default-v5"),
+        pytest.param("3.11.17", None, 4, id="3.11-default-v4"),
+        pytest.param("4.1.5", 4, 4, id="explicit-v4"),
+        pytest.param("4.1.5", 3, 3, id="explicit-v3"),
+        pytest.param("3.11.17", 3, 3, id="3.11-explicit-v3"),
+    ],
+)
+def test_driver_negotiates_the_version_a_real_node_would(release: str, requested: int | None, negotiated: int) -> None:
+    options = {} if requested is None else {"protocol_version": requested}
+    with CQLServer(release_version=release) as server, driver(server, **options) as cluster:
+        session = cluster.connect()
+        assert cluster.protocol_version == negotiated
+        row = session.execute("SELECT release_version FROM system.local").one()
+        assert row.release_version == release
+
+
+@pytest.mark.parametrize("version", [pytest.param(None, id="v5"), pytest.param(4, id="v4"), pytest.param(3, id="v3")])
+def test_prepared_write_then_read_round_trips(version: int | None) -> None:
+    options = {} if version is None else {"protocol_version": version}
+    with CQLServer() as server, driver(server, **options) as cluster:
+        session = cluster.connect()
+        session.execute(KEYSPACE)
+        session.execute(TABLE)
+        session.execute("USE ks")
+        insert = session.prepare("INSERT INTO kv (k, v) VALUES (?, ?)")
+        select = session.prepare("SELECT v FROM kv WHERE k = ?")
+        for i in range(20):
+            session.execute(insert, (f"key-{i}", f"value-{i}"))
+        assert session.execute(select, ("key-7",)).one().v == "value-7"
+        assert session.execute(select, ("missing",)).one() is None
+        requests = server.stats.requests
+        assert requests["PREPARE"] >= 2
+        assert requests["EXECUTE"] >= 22
+
+
+def test_each_connection_does_one_startup_and_none_leak_after_shutdown() -> None:
+    with CQLServer() as server:
+        with driver(server) as cluster:
+            cluster.connect().execute("SELECT release_version FROM system.local")
+            facts = server.stats.snapshot()
+            # The driver first tries DSE_V2 and DSE_V1 (refused, as by a real node), then v5 connects.
+            assert facts.protocol_errors == 2
+            assert facts.startups == facts.connections_opened - facts.protocol_errors
+            assert facts.startups == 2  # control connection + one pooled connection
+            assert all(host == "127.0.0.1" for host, _ in facts.client_addresses)
+        assert server.stats.wait_for("connections_open", 0, timeout=5) == 0
+
+
+def test_password_authenticator_accepts_the_right_credentials() -> None:
+    with CQLServer(credentials={"alice": "s3cret"}) as server:
+        auth = PlainTextAuthProvider(username="alice", password="s3cret")
+        with driver(server, auth_provider=auth) as cluster:
+            cluster.connect().execute("SELECT release_version FROM system.local")
+        assert server.stats.snapshot().authentications == 2
+
+
+def test_bad_credentials_raise_authentication_failed(caplog: pytest.LogCaptureFixture) -> None:
+    with CQLServer(credentials={"alice": "s3cret"}) as server:
+        auth = PlainTextAuthProvider(username="alice", password="wrong-password")
+        with driver(server, auth_provider=auth) as cluster, pytest.raises(NoHostAvailable) as info:
+            cluster.connect()
+        (error,) = info.value.errors.values()
+        assert isinstance(error, AuthenticationFailed)
+        assert "Provided username alice and/or password are incorrect" in str(error)
+        assert "wrong-password" not in caplog.text
+
+
+def test_no_credentials_against_an_authenticating_node_fails() -> None:
+    with CQLServer(credentials={"alice": "s3cret"}) as server:
+        with driver(server) as cluster, pytest.raises(NoHostAvailable) as info:
+            cluster.connect()
+        (error,) = info.value.errors.values()
+        assert isinstance(error, AuthenticationFailed)
+
+
+def test_schema_change_is_answered_and_the_driver_reaches_schema_agreement() -> None:
+    with CQLServer() as server, driver(server) as cluster:
+        session = cluster.connect()
+        result = session.execute(KEYSPACE)
+        assert result.response_future.is_schema_agreed
+        assert "ks" in cluster.metadata.keyspaces
+
+
+def test_stop_closes_every_connection_and_frees_the_port() -> None:
+    server = CQLServer().start()
+    with driver(server) as cluster:
+        cluster.connect()
+        assert server.stats.connections_open >= 2
+        server.stop()
+        assert server.stats.connections_open == 0
+    with pytest.raises(ConnectionRefusedError):  # nothing listens any more
+        socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+    server.start()  # and it starts again on the same port
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5):
+            pass
+    finally:
+        server.stop()
+
+
+def test_server_listens_on_any_loopback_address() -> None:
+    with CQLServer("127.0.0.2") as server, driver(server) as cluster:
+        cluster.connect().execute("SELECT release_version FROM system.local")
+        assert server.contact_point == f"127.0.0.2:{server.port}"
+
+
+def test_bad_options_fail_at_construction() -> None:
+    with pytest.raises(CQLServerError, match="port"):
+        CQLServer(port=70000)
+    with pytest.raises(CQLServerError, match="host"):
+        CQLServer("localhost-ish")
+
+
+def test_fixture_gives_a_started_server(cql_server: CQLServer) -> None:
+    with driver(cql_server) as cluster:
+        assert cluster.connect().execute("SELECT release_version FROM system.local").one()
+    assert cql_server.running
+
+
+def test_session_fixture_is_reset_between_tests(cql_server_session: CQLServer) -> None:
+    assert cql_server_session.stats.connections_opened == 0
+    with driver(cql_server_session) as cluster:
+        cluster.connect()
+    assert cql_server_session.stats.connections_opened >= 2
+
+
+def test_command_line_server_prints_one_line_and_stops_on_sigterm() -> None:
+    env = dict(os.environ, PYTHONWARNINGS="error")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsgi_cassandra.testing", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("CQL test server listening on 127.0.0.1:")
+        port = int(line.split()[5].rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
