@@ -7,7 +7,7 @@ it is assigned to or compared with; ``values.py`` does that once the table is kn
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Union
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class Literal:
 @dataclass(frozen=True)
 class BindMarker:
     index: int  # position among all markers of the statement
-    name: Optional[str] = None  # ``:name`` markers
+    name: str | None = None  # ``:name`` markers
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ Term = Union[Literal, BindMarker, CollectionLiteral, FunctionCall]
 
 @dataclass(frozen=True)
 class TableRef:
-    keyspace: Optional[str]
+    keyspace: str | None
     name: str
 
 
@@ -57,24 +57,24 @@ class TableRef:
 class Relation:
     column: str
     op: str  # = | in | < | <= | > | >=
-    term: Union[Term, tuple[Term, ...]]  # a tuple for ``IN (a, b)``; a marker for ``IN ?``
+    term: Term | tuple[Term, ...]  # a tuple for ``IN (a, b)``; a marker for ``IN ?``
 
 
 @dataclass(frozen=True)
 class Selector:
     kind: str  # column | count | writetime | ttl
-    column: Optional[str]
-    alias: Optional[str] = None
+    column: str | None
+    alias: str | None = None
 
 
 @dataclass(frozen=True)
 class Select:
     table: TableRef
-    selectors: Optional[tuple[Selector, ...]]  # None: ``*``
+    selectors: tuple[Selector, ...] | None  # None: ``*``
     where: tuple[Relation, ...] = ()
     order_by: tuple[tuple[str, bool], ...] = ()  # (column, descending)
-    limit: Optional[Term] = None
-    per_partition_limit: Optional[Term] = None
+    limit: Term | None = None
+    per_partition_limit: Term | None = None
     allow_filtering: bool = False
     distinct: bool = False
 
@@ -85,18 +85,18 @@ class Insert:
     columns: tuple[str, ...]
     values: tuple[Term, ...]
     if_not_exists: bool = False
-    ttl: Optional[Term] = None
-    timestamp: Optional[Term] = None
+    ttl: Term | None = None
+    timestamp: Term | None = None
 
 
 @dataclass(frozen=True)
 class Update:
     table: TableRef
-    assignments: tuple[tuple[str, Union[Term, Arithmetic]], ...]
+    assignments: tuple[tuple[str, Term | Arithmetic], ...]
     where: tuple[Relation, ...]
     if_exists: bool = False
-    ttl: Optional[Term] = None
-    timestamp: Optional[Term] = None
+    ttl: Term | None = None
+    timestamp: Term | None = None
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,12 @@ class Delete:
     columns: tuple[str, ...]  # empty: the whole row (or partition)
     where: tuple[Relation, ...]
     if_exists: bool = False
-    timestamp: Optional[Term] = None
+    timestamp: Term | None = None
 
 
 @dataclass(frozen=True)
 class Batch:
-    statements: tuple[Union[Insert, Update, Delete], ...]
+    statements: tuple[Insert | Update | Delete, ...]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from ..errors import InvalidRequest
 from ..results import Column
@@ -38,7 +38,7 @@ class TableDef:
     options: dict[str, Any] = field(default_factory=dict)
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     # System tables compute their rows on every read instead of storing them.
-    virtual_rows: Optional[Callable[[Any], list[dict[str, Any]]]] = None
+    virtual_rows: Callable[[Any], list[dict[str, Any]]] | None = None
 
     def __post_init__(self) -> None:
         cols = list(self.columns.values())
@@ -87,7 +87,7 @@ class Catalog:
             raise InvalidRequest(f"Keyspace '{name}' does not exist")
         return ks
 
-    def table(self, keyspace: Optional[str], name: str) -> TableDef:
+    def table(self, keyspace: str | None, name: str) -> TableDef:
         if keyspace is None:
             raise InvalidRequest(
                 "No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename"

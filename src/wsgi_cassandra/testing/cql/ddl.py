@@ -7,15 +7,17 @@ which all nodes report at once (they share one catalog), so the driver's schema 
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from ..errors import AlreadyExists, ConfigError, CQLSyntaxError, InvalidRequest, Unauthorized
 from ..results import SchemaChange, SetKeyspace, Void
-from .ast import CreateKeyspace, CreateTable, DropKeyspace, DropTable, Truncate, Use
 from .catalog import ColumnDef, KeyspaceDef, TableDef, ordered_columns
 from .schema_tables import default_options
-from .state import State
 from .types import resolve
+
+if TYPE_CHECKING:
+    from .ast import CreateKeyspace, CreateTable, DropKeyspace, DropTable, Truncate, Use
+    from .state import State
 
 _PREFIX = "org.apache.cassandra.locator."
 Result = Union[SchemaChange, SetKeyspace, Void]
@@ -37,7 +39,7 @@ def _replication(options: dict[str, str]) -> dict[str, str]:
     strategy = options.pop("class", None)
     if not strategy:
         raise ConfigError("Missing replication strategy class")
-    short = strategy[len(_PREFIX):] if strategy.startswith(_PREFIX) else strategy
+    short = strategy[len(_PREFIX) :] if strategy.startswith(_PREFIX) else strategy
     if short == "SimpleStrategy":
         if set(options) != {"replication_factor"}:
             raise ConfigError("SimpleStrategy requires a replication_factor strategy option (and nothing else).")
@@ -76,7 +78,7 @@ def drop_keyspace(state: State, stmt: DropKeyspace) -> Result:
     return SchemaChange("DROPPED", "KEYSPACE", stmt.name)
 
 
-def create_table(state: State, stmt: CreateTable, keyspace: Optional[str]) -> Result:
+def create_table(state: State, stmt: CreateTable, keyspace: str | None) -> Result:
     ks_name = stmt.table.keyspace or keyspace
     if ks_name is None:
         raise InvalidRequest("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename")
@@ -113,7 +115,9 @@ def _columns(stmt: CreateTable) -> list[ColumnDef]:
         if name in key:
             raise InvalidRequest(f"Static column {name} cannot be part of the PRIMARY KEY")
         if not stmt.clustering:
-            raise InvalidRequest("Static columns are only useful (and thus allowed) if the table has at least one clustering column")
+            raise InvalidRequest(
+                "Static columns are only useful (and thus allowed) if the table has at least one clustering column"
+            )
     counters = {types[n].is_counter for n in types if n not in key}
     if len(counters) > 1:
         raise InvalidRequest("Cannot mix counter and non counter columns in the same table")
@@ -122,7 +126,9 @@ def _columns(stmt: CreateTable) -> list[ColumnDef]:
         if name not in stmt.clustering:
             raise InvalidRequest("Only clustering key columns can be defined in CLUSTERING ORDER directive")
         if stmt.clustering.index(name) != i:
-            raise InvalidRequest("The order of columns in the CLUSTERING ORDER directive must be the one of the clustering key")
+            raise InvalidRequest(
+                "The order of columns in the CLUSTERING ORDER directive must be the one of the clustering key"
+            )
         desc[name] = is_desc
     columns = []
     for name, ctype in types.items():
@@ -145,7 +151,7 @@ def _options(state: State, given: dict[str, object]) -> dict[str, Any]:
             if isinstance(default, bool):
                 options[name] = str(value).lower() == "true"
             elif isinstance(default, (int, float)):
-                options[name] = type(default)(value)  # type: ignore[arg-type]
+                options[name] = type(default)(str(value))
             elif isinstance(default, dict):
                 if not isinstance(value, dict):
                     raise ValueError(value)
@@ -157,7 +163,7 @@ def _options(state: State, given: dict[str, object]) -> dict[str, Any]:
     return options
 
 
-def drop_table(state: State, stmt: DropTable, keyspace: Optional[str]) -> Result:
+def drop_table(state: State, stmt: DropTable, keyspace: str | None) -> Result:
     ks_name = stmt.table.keyspace or keyspace
     if ks_name is None:
         raise InvalidRequest("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename")
@@ -174,7 +180,7 @@ def drop_table(state: State, stmt: DropTable, keyspace: Optional[str]) -> Result
     return SchemaChange("DROPPED", "TABLE", ks_name, table.name)
 
 
-def truncate(state: State, stmt: Truncate, keyspace: Optional[str]) -> Result:
+def truncate(state: State, stmt: Truncate, keyspace: str | None) -> Result:
     table: TableDef = state.catalog.table(stmt.table.keyspace or keyspace, stmt.table.name)
     if table.virtual_rows is not None or table.keyspace.startswith("system"):
         raise Unauthorized(f"{table.keyspace} keyspace is not user-modifiable.")

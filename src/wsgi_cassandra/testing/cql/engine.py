@@ -18,21 +18,24 @@ import hashlib
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import CQLError, InvalidRequest, ServerError, Unprepared
 from ..results import Prepared, Result, Void
-from .ast import Statement
 from .catalog import Catalog
 from .modify import DeletePlan, InsertPlan, UpdatePlan
-from .node import NodeInfo
 from .parser import parse
-from .plans import Plan, build, run_batch, still_valid
+from .plans import Plan, WritePlan, build, run_batch, still_valid
 from .state import Call, State
 from .system_tables import build_system_keyspaces
 from .values import RawValues, decode
+
+if TYPE_CHECKING:
+    import uuid
+
+    from .ast import Statement
+    from .node import NodeInfo
 
 log = logging.getLogger(__name__)
 _CACHE_LIMIT = 5000
@@ -54,8 +57,8 @@ class Engine:
         self._state = State(catalog, clock, release_version, cluster_name)
         self._lock = threading.RLock()
         self._parsed: dict[str, tuple[Statement, int]] = {}
-        self._plans: dict[tuple[str, Optional[str]], Plan] = {}
-        self._prepared: dict[bytes, tuple[str, Optional[str]]] = {}
+        self._plans: dict[tuple[str, str | None], Plan] = {}
+        self._prepared: dict[bytes, tuple[str, str | None]] = {}
 
     @property
     def schema_version(self) -> uuid.UUID:
@@ -71,23 +74,25 @@ class Engine:
         query: str,
         values: RawValues = None,
         *,
-        keyspace: Optional[str],
+        keyspace: str | None,
         node: NodeInfo,
         protocol_version: int,
-        page_size: Optional[int] = None,
-        paging_state: Optional[bytes] = None,
+        page_size: int | None = None,
+        paging_state: bytes | None = None,
     ) -> Result:
         with self._lock, _errors(query):
             plan = self._plan(query, keyspace, rebuild=True)
             return self._run(plan, values, keyspace, node, protocol_version, page_size, paging_state)
 
-    def prepare(self, query: str, *, keyspace: Optional[str], node: NodeInfo) -> Prepared:
+    def prepare(self, query: str, *, keyspace: str | None, node: NodeInfo) -> Prepared:
         with self._lock, _errors(query):
             plan = self._plan(query, keyspace, rebuild=True)
             query_id = _query_id(query, keyspace)
             self._prepared[query_id] = (query, keyspace)
             result_columns = plan.result_columns
-            digest = hashlib.md5(repr([(c.name, c.cqltype.cql_parameterized_type()) for c in result_columns or []]).encode())
+            digest = hashlib.md5(
+                repr([(c.name, c.cqltype.cql_parameterized_type()) for c in result_columns or []]).encode()
+            )
             return Prepared(query_id, plan.bind_columns, plan.pk_indexes, result_columns, digest.digest())
 
     def execute_prepared(
@@ -95,11 +100,11 @@ class Engine:
         query_id: bytes,
         values: RawValues = None,
         *,
-        keyspace: Optional[str],
+        keyspace: str | None,
         node: NodeInfo,
         protocol_version: int,
-        page_size: Optional[int] = None,
-        paging_state: Optional[bytes] = None,
+        page_size: int | None = None,
+        paging_state: bytes | None = None,
     ) -> Result:
         with self._lock:
             query, prepared_ks = self._lookup(query_id)
@@ -109,14 +114,14 @@ class Engine:
 
     def batch(
         self,
-        statements: Sequence[tuple[Union[str, bytes], RawValues]],
+        statements: Sequence[tuple[str | bytes, RawValues]],
         *,
-        keyspace: Optional[str],
+        keyspace: str | None,
         node: NodeInfo,
         protocol_version: int,
     ) -> Void:
         with self._lock, _errors("BATCH"):
-            items = []
+            items: list[tuple[WritePlan, list[Any]]] = []
             for query_or_id, values in statements:
                 if isinstance(query_or_id, bytes):
                     query, prepared_ks = self._lookup(query_or_id)
@@ -130,13 +135,13 @@ class Engine:
             return Void()
 
     # -- internals --------------------------------------------------------------------------------------
-    def _lookup(self, query_id: bytes) -> tuple[str, Optional[str]]:
+    def _lookup(self, query_id: bytes) -> tuple[str, str | None]:
         found = self._prepared.get(bytes(query_id))
         if found is None:
             raise Unprepared(f"Prepared query with ID {bytes(query_id).hex()} not found", query_id=bytes(query_id))
         return found
 
-    def _prepared_plan(self, query_id: bytes, query: str, keyspace: Optional[str]) -> Plan:
+    def _prepared_plan(self, query_id: bytes, query: str, keyspace: str | None) -> Plan:
         plan = self._plans.get((query, keyspace))
         if plan is None or not still_valid(plan, self._state.catalog):
             # Like Cassandra, dropping a table forgets the statements prepared on it.
@@ -145,7 +150,7 @@ class Engine:
             raise Unprepared(f"Prepared query with ID {bytes(query_id).hex()} not found", query_id=bytes(query_id))
         return plan
 
-    def _plan(self, query: str, keyspace: Optional[str], *, rebuild: bool) -> Plan:
+    def _plan(self, query: str, keyspace: str | None, *, rebuild: bool) -> Plan:
         key = (query, keyspace)
         plan = self._plans.get(key)
         if plan is not None and still_valid(plan, self._state.catalog):
@@ -162,15 +167,15 @@ class Engine:
         self._plans[key] = plan
         return plan
 
-    def _run(
+    def _run(  # noqa: PLR0917 - private, mirrors execute()'s arguments
         self,
         plan: Plan,
         values: RawValues,
-        keyspace: Optional[str],
+        keyspace: str | None,
         node: NodeInfo,
         protocol_version: int,
-        page_size: Optional[int],
-        paging_state: Optional[bytes],
+        page_size: int | None,
+        paging_state: bytes | None,
     ) -> Result:
         bound = decode(values, plan.bind_columns, plan.bind_types, protocol_version) if plan.bind_columns else []
         if values and not plan.bind_columns:
@@ -178,7 +183,7 @@ class Engine:
         return plan.run(Call(self._state, node, protocol_version, keyspace), bound, page_size, paging_state)
 
 
-def _query_id(query: str, keyspace: Optional[str]) -> bytes:
+def _query_id(query: str, keyspace: str | None) -> bytes:
     return hashlib.md5(((keyspace or "") + query).encode("utf-8")).digest()
 
 
@@ -191,9 +196,9 @@ class _errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None or isinstance(exc, CQLError) or not isinstance(exc, Exception):
-            return False
+            return
         log.exception("wsgi_cassandra test server: internal error on %r", self.query)
         raise ServerError(f"wsgi_cassandra test server: internal error: {type(exc).__name__}: {exc}") from exc
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequest
-from .catalog import TableDef
 from .store import ClusteringKey, routing_key
+
+if TYPE_CHECKING:
+    from .catalog import TableDef
 
 PROTO = 4  # serialization of key components does not depend on the client's protocol version
 

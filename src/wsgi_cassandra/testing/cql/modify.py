@@ -9,29 +9,32 @@ the ``[applied]`` column (plus the existing row when not applied), like a lightw
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from cassandra import cqltypes
 
 from ..errors import InvalidRequest
 from ..results import UNSET, Column, Rows, Void
 from .ast import Arithmetic, BindMarker, Delete, Insert, Term, TypeSpec, Update
-from .catalog import ColumnDef, TableDef
 from .keys import clustering_key, clustering_sort, partition_key
 from .mutations import apply_arithmetic, check_writable, write_meta
-from .state import Call
 from .store import Cell, Partition, TableData, delete_cells, write_cell
 from .types import resolve
 from .values import Binder, Compiled
 from .where import Where, predicates
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .catalog import ColumnDef, TableDef
+    from .state import Call
 
 BIGINT = resolve(TypeSpec("bigint"))
 INT = resolve(TypeSpec("int"))
 Result = Union[Rows, Void]
 
 
-def _applied(table: TableDef, applied: bool, existing: Optional[list[Any]] = None) -> Rows:
+def _applied(table: TableDef, applied: bool, existing: list[Any] | None = None) -> Rows:
     columns = [Column(table.keyspace, table.name, "[applied]", cqltypes.BooleanType)]
     if existing is None:
         return Rows(columns, [[applied]])
@@ -39,9 +42,9 @@ def _applied(table: TableDef, applied: bool, existing: Optional[list[Any]] = Non
 
 
 class _Write:
-    result_columns: Optional[list[Column]] = None
+    result_columns: list[Column] | None = None
 
-    def __init__(self, table: TableDef, markers: int, ttl: Optional[Term], timestamp: Optional[Term]) -> None:
+    def __init__(self, table: TableDef, markers: int, ttl: Term | None, timestamp: Term | None) -> None:
         check_writable(table)
         self.table = table
         self.tables = (table,)
@@ -49,12 +52,12 @@ class _Write:
         self.ttl = self.binder.compile(ttl, INT, "[ttl]") if ttl is not None else None
         self.timestamp = self.binder.compile(timestamp, BIGINT, "[timestamp]") if timestamp is not None else None
 
-    def _finish(self, pk_markers: Sequence[Optional[int]]) -> None:
+    def _finish(self, pk_markers: Sequence[int | None]) -> None:
         self.bind_columns = self.binder.bind_columns()
         self.bind_types = self.binder.types
         self.pk_indexes = [i for i in pk_markers if i is not None] if None not in pk_markers else []
 
-    def _existing(self, part: Optional[Partition], ckey: tuple[bytes, ...], now: float) -> Optional[list[Any]]:
+    def _existing(self, part: Partition | None, ckey: tuple[bytes, ...], now: float) -> list[Any] | None:
         from .select import row_values
 
         if part is None:
@@ -85,15 +88,15 @@ class InsertPlan(_Write):
         missing = [c.name for c in table.partition_key if c.name not in seen]
         if missing:
             raise InvalidRequest(f"Some partition key parts are missing: {', '.join(missing)}")
-        self.static_only = bool(seen) and all(
-            table.columns[n].kind in ("partition_key", "static") for n in seen
-        ) and table.has_static
+        self.static_only = (
+            bool(seen) and all(table.columns[n].kind in ("partition_key", "static") for n in seen) and table.has_static
+        )
         missing = [c.name for c in table.clustering if c.name not in seen]
         if missing and not self.static_only:
             raise InvalidRequest(f"Some clustering keys are missing: {', '.join(missing)}")
         self._finish([markers_by_column.get(c.name) for c in table.partition_key])
 
-    def run(self, call: Call, bound: Sequence[Any], page_size: Optional[int], paging_state: Optional[bytes]) -> Result:
+    def run(self, call: Call, bound: Sequence[Any], page_size: int | None, paging_state: bytes | None) -> Result:
         table, state = self.table, call.state
         values = {col.name: fn(bound) for col, fn in self.values}
         for col in table.primary_key:
@@ -143,14 +146,17 @@ class UpdatePlan(_Write):
                 self.assignments.append((col, value.op, self.binder.compile(value.term, operand, name)))
             else:
                 if col.ctype.is_counter:
-                    raise InvalidRequest(f"Cannot set the value of counter column {name} (counters can only be incremented/decremented, not set)")
+                    raise InvalidRequest(
+                        f"Cannot set the value of counter column {name} "
+                        "(counters can only be incremented/decremented, not set)"
+                    )
                 self.assignments.append((col, "=", self.binder.compile(value, col.ctype, name)))
         self.where = Where(table, stmt.where, self.binder)
         only_static = all(col.kind == "static" for col, _, _ in self.assignments)
         _check_key_where(self.where, table, need_clustering=not only_static)
         self._finish([self.where.eq_markers.get(c.name) for c in table.partition_key])
 
-    def run(self, call: Call, bound: Sequence[Any], page_size: Optional[int], paging_state: Optional[bytes]) -> Result:
+    def run(self, call: Call, bound: Sequence[Any], page_size: int | None, paging_state: bytes | None) -> Result:
         table, state = self.table, call.state
         restrictions = self.where.evaluate(bound)
         ts, expires = write_meta(call, table, self.ttl, self.timestamp, bound)
@@ -168,12 +174,13 @@ class UpdatePlan(_Write):
                 row = None
                 if cvals is not None:
                     row = part.row(clustering_key(table, cvals), cvals, clustering_sort(table, cvals))
-                for col, op, value in values:
-                    if value is UNSET:
+                for col, op, operand in values:
+                    if operand is UNSET:
                         continue
                     cells = part.static if col.kind == "static" or row is None else row.cells
+                    value = operand
                     if op != "=":
-                        value = apply_arithmetic(col, op, cells.get(col.name), value, state.clock())
+                        value = apply_arithmetic(col, op, cells.get(col.name), operand, state.clock())
                     write_cell(cells, col.name, value, ts, None if col.ctype.is_counter else expires)
                 if row is not None and not row.cells and row.marker is None:
                     part.remove(clustering_key(table, cvals or ()))
@@ -199,7 +206,7 @@ class DeletePlan(_Write):
             raise InvalidRequest("Range deletions are not supported for specific columns")
         self._finish([self.where.eq_markers.get(c.name) for c in table.partition_key])
 
-    def run(self, call: Call, bound: Sequence[Any], page_size: Optional[int], paging_state: Optional[bytes]) -> Result:
+    def run(self, call: Call, bound: Sequence[Any], page_size: int | None, paging_state: bytes | None) -> Result:
         table, state = self.table, call.state
         restrictions = self.where.evaluate(bound)
         ts = self.timestamp(bound) if self.timestamp is not None else state.timestamp()
@@ -216,7 +223,9 @@ class DeletePlan(_Write):
         return _applied(table, True) if self.if_exists else Void()
 
 
-def _delete(data: TableData, key: bytes, part: Partition, columns: list[ColumnDef], preds: list[Any], ts: int) -> None:
+def _delete(  # noqa: PLR0917 - a private helper of DeletePlan.run
+    data: TableData, key: bytes, part: Partition, columns: list[ColumnDef], preds: list[Any], ts: int
+) -> None:
     table = data.table
     names = [c.name for c in columns]
     if not preds:
@@ -224,7 +233,9 @@ def _delete(data: TableData, key: bytes, part: Partition, columns: list[ColumnDe
     for ckey, row in list(part.rows.items()):
         if preds and not all(p(row.clustering[table.columns[n].position]) for n, p in preds):
             continue
-        delete_cells(row.cells, [n for n in names if table.columns[n].kind == "regular"] if names else list(row.cells), ts)
+        delete_cells(
+            row.cells, [n for n in names if table.columns[n].kind == "regular"] if names else list(row.cells), ts
+        )
         if not names and row.marker is not None and row.marker.ts <= ts:
             row.marker = None
         if not row.cells and row.marker is None:
@@ -241,7 +252,9 @@ def _check_key_where(where: Where, table: TableDef, *, need_clustering: bool) ->
         if col.kind in ("regular", "static"):
             raise InvalidRequest(f"Non PRIMARY KEY columns found in where clause: {col.name}")
         if op not in ("=", "in"):
-            raise InvalidRequest(f"Slice restrictions are not supported on the clustering columns in UPDATE statements: {col.name}")
+            raise InvalidRequest(
+                f"Slice restrictions are not supported on the clustering columns in UPDATE statements: {col.name}"
+            )
     missing = [c.name for c in table.clustering if c.name not in where.columns]
     if missing and need_clustering:
         raise InvalidRequest(f"Some clustering keys are missing: {', '.join(missing)}")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from cassandra import util
 
 from ..errors import InvalidRequest, Unauthorized
 from ..results import UNSET
-from .catalog import ColumnDef, TableDef
-from .state import Call
 from .store import Cell, live_value
 from .types import normalize
-from .values import Compiled
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .catalog import ColumnDef, TableDef
+    from .state import Call
+    from .values import Compiled
 
 MAX_TTL = 630720000  # 20 years, Cassandra's limit
 
@@ -24,8 +27,8 @@ def check_writable(table: TableDef) -> None:
 
 
 def write_meta(
-    call: Call, table: TableDef, ttl: Optional[Compiled], timestamp: Optional[Compiled], bound: Sequence[Any]
-) -> tuple[int, Optional[float]]:
+    call: Call, table: TableDef, ttl: Compiled | None, timestamp: Compiled | None, bound: Sequence[Any]
+) -> tuple[int, float | None]:
     """The write timestamp (microseconds) and the expiry time (clock seconds) of a write."""
     ts_value = timestamp(bound) if timestamp is not None else None
     ts = call.state.timestamp() if ts_value is None or ts_value is UNSET else int(ts_value)
@@ -39,7 +42,7 @@ def write_meta(
     return ts, (call.state.clock() + ttl_value) if ttl_value else None
 
 
-def apply_arithmetic(col: ColumnDef, op: str, old_cell: Optional[Cell], operand: Any, now: float) -> Any:
+def apply_arithmetic(col: ColumnDef, op: str, old_cell: Cell | None, operand: Any, now: float) -> Any:
     """The new value of ``col = col + operand`` (counters, lists, sets, maps)."""
     old = live_value(old_cell, now)
     kind = col.ctype.spec.name

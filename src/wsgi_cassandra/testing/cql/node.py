@@ -6,8 +6,11 @@ itself (``system.local``) and about the others (``system.peers`` / ``system.peer
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import uuid
 
 
 @dataclass(frozen=True)

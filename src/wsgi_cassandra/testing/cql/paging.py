@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Optional
 
 from ..errors import ProtocolError
 
@@ -16,12 +15,12 @@ from ..errors import ProtocolError
 @dataclass(frozen=True)
 class Position:
     token: int = 0
-    key: Optional[bytes] = None  # serialized partition key; None for system tables (offset based)
-    ckey: Optional[tuple[bytes, ...]] = None  # None: the partition's static-only row / no clustering
+    key: bytes | None = None  # serialized partition key; None for system tables (offset based)
+    ckey: tuple[bytes, ...] | None = None  # None: the partition's static-only row / no clustering
     offset: int = 0
 
 
-def encode_state(position: Position, remaining: Optional[int]) -> bytes:
+def encode_state(position: Position, remaining: int | None) -> bytes:
     doc = {
         "t": position.token,
         "k": position.key.hex() if position.key is not None else None,
@@ -32,7 +31,7 @@ def encode_state(position: Position, remaining: Optional[int]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def decode_state(state: Optional[bytes]) -> tuple[Optional[Position], Optional[int]]:
+def decode_state(state: bytes | None) -> tuple[Position | None, int | None]:
     if not state:
         return None, None
     try:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..errors import CQLSyntaxError, InvalidRequest
 from .ast import CreateKeyspace, CreateTable, DropKeyspace, DropTable, Truncate, TypeSpec, Use
-from .parser_base import TokenStream
+
+if TYPE_CHECKING:
+    from .parser_base import TokenStream
 
 
 def parse_use(ts: TokenStream) -> Use:
@@ -129,7 +133,9 @@ def _create_table(ts: TokenStream) -> CreateTable:
                 options[option] = ts.option_value()
             if not ts.accept("and"):
                 break
-    return CreateTable(table, if_not_exists, tuple(columns), frozenset(static), partition, clustering, tuple(order), options)
+    return CreateTable(
+        table, if_not_exists, tuple(columns), frozenset(static), partition, clustering, tuple(order), options
+    )
 
 
 def _primary_key(ts: TokenStream) -> tuple[tuple[str, ...], tuple[str, ...]]:

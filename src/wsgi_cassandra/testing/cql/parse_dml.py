@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import TYPE_CHECKING
 
 from ..errors import CQLSyntaxError
 from .ast import Arithmetic, Batch, Delete, Insert, Select, Selector, Term, Update
-from .parser_base import TokenStream
+
+if TYPE_CHECKING:
+    from .parser_base import TokenStream
 
 
 def _unsupported(ts: TokenStream, what: str) -> CQLSyntaxError:
@@ -34,7 +36,7 @@ def parse_select(ts: TokenStream) -> Select:
             order.append((column, desc))
             if not ts.accept_op(","):
                 break
-    per_partition_limit: Optional[Term] = None
+    per_partition_limit: Term | None = None
     if ts.accept("per"):
         ts.expect("partition")
         ts.expect("limit")
@@ -123,13 +125,13 @@ def _if_exists(ts: TokenStream) -> bool:
     return ts.if_exists()
 
 
-def _assignment(ts: TokenStream) -> tuple[str, Union[Term, Arithmetic]]:
+def _assignment(ts: TokenStream) -> tuple[str, Term | Arithmetic]:
     column = ts.identifier("a column name")
     if ts.at_op("["):
         raise _unsupported(ts, "setting a collection element (col[key] = ...)")
     ts.expect_op("=")
     tok = ts.peek()
-    if tok.kind in ("ident", "qident") and tok.value == column and not ts.peek(1).value == "(":
+    if tok.kind in ("ident", "qident") and tok.value == column and ts.peek(1).value != "(":
         ts.next()
         op = ts.peek()
         if op.kind == "int" and op.value.startswith("-"):  # "c = c -1" lexes as c, -1
@@ -181,7 +183,7 @@ def parse_batch(ts: TokenStream) -> Batch:
     _ttl, timestamp = ts.using()
     if timestamp is not None:
         raise _unsupported(ts, "USING TIMESTAMP on a whole BATCH")
-    statements: list[Union[Insert, Update, Delete]] = []
+    statements: list[Insert | Update | Delete] = []
     while not ts.accept("apply"):
         if ts.accept("insert"):
             statements.append(parse_insert(ts))

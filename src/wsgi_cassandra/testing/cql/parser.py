@@ -7,12 +7,19 @@ Usage::
 
 from __future__ import annotations
 
-from .ast import Statement
+from typing import TYPE_CHECKING
+
 from .parse_ddl import parse_create, parse_drop, parse_truncate, parse_use
 from .parse_dml import parse_batch, parse_delete, parse_insert, parse_select, parse_update
 from .parser_base import TokenStream
 
-_DISPATCH = {
+if TYPE_CHECKING:
+    from typing import Callable
+
+    from .ast import Statement
+
+
+_DISPATCH: dict[str, Callable[[TokenStream], Statement]] = {
     "select": parse_select,
     "insert": parse_insert,
     "update": parse_update,
@@ -39,6 +46,6 @@ def parse(query: str) -> tuple[Statement, int]:
             )
         ts.fail("a statement (SELECT, INSERT, UPDATE, DELETE, BATCH, USE, CREATE, DROP, TRUNCATE)")
     ts.next()
-    statement: Statement = parser(ts)  # type: ignore[operator]
+    statement = parser(ts)
     ts.end()
     return statement, ts.markers

@@ -7,7 +7,7 @@ offset, like Cassandra's ``line 1:14 mismatched input 'FORM' expecting K_FROM``.
 
 from __future__ import annotations
 
-from typing import NoReturn, Optional, Union
+from typing import NoReturn
 
 from ..errors import CQLSyntaxError
 from .ast import BindMarker, CollectionLiteral, FunctionCall, Literal, Relation, TableRef, Term, TypeSpec
@@ -129,7 +129,7 @@ class TokenStream:
             self.i -= 1
         self.fail("a value (literal, bind marker or collection)")
 
-    def _marker(self, name: Optional[str]) -> BindMarker:
+    def _marker(self, name: str | None) -> BindMarker:
         marker = BindMarker(self.markers, name)
         self.markers += 1
         return marker
@@ -223,9 +223,9 @@ class TokenStream:
         self.i += 1
         return Relation(column, tok.value, self.term())
 
-    def using(self) -> tuple[Optional[Term], Optional[Term]]:
-        ttl: Optional[Term] = None
-        timestamp: Optional[Term] = None
+    def using(self) -> tuple[Term | None, Term | None]:
+        ttl: Term | None = None
+        timestamp: Term | None = None
         if self.accept("using"):
             while True:
                 if self.accept("ttl"):
@@ -238,7 +238,7 @@ class TokenStream:
                     break
         return ttl, timestamp
 
-    def option_value(self) -> Union[str, dict[str, str], Term]:
+    def option_value(self) -> str | dict[str, str] | Term:
         """A table/keyspace option value: a constant or a ``{'k': v}`` map (kept as strings)."""
         tok = self.peek()
         if tok.kind == "op" and tok.value == "{":

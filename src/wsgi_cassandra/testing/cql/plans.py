@@ -6,11 +6,9 @@ rebuilt (or, for a prepared statement, reported ``Unprepared``) once any of them
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Optional, Protocol, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from ..errors import InvalidRequest
-from ..results import Column, Result
 from . import ddl
 from .ast import (
     Batch,
@@ -26,22 +24,32 @@ from .ast import (
     Update,
     Use,
 )
-from .catalog import Catalog, TableDef
 from .modify import DeletePlan, InsertPlan, UpdatePlan
 from .select import SelectPlan
-from .state import Call
-from .types import ColumnType
 from .values import Binder
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..results import Column, Result
+    from .catalog import Catalog, TableDef
+    from .state import Call
+    from .types import ColumnType
 
 
 class Plan(Protocol):
-    tables: tuple[TableDef, ...]
-    bind_columns: list[Column]
-    bind_types: list[ColumnType]
-    pk_indexes: list[int]
-    result_columns: Optional[list[Column]]
+    @property
+    def tables(self) -> tuple[TableDef, ...]: ...
+    @property
+    def bind_columns(self) -> list[Column]: ...
+    @property
+    def bind_types(self) -> list[ColumnType]: ...
+    @property
+    def pk_indexes(self) -> list[int]: ...
+    @property
+    def result_columns(self) -> list[Column] | None: ...
 
-    def run(self, call: Call, bound: Sequence[Any], page_size: Optional[int], paging_state: Optional[bytes]) -> Result: ...
+    def run(self, call: Call, bound: Sequence[Any], page_size: int | None, paging_state: bytes | None) -> Result: ...
 
 
 WritePlan = Union[InsertPlan, UpdatePlan, DeletePlan]
@@ -51,17 +59,17 @@ class SchemaPlan:
     """USE and DDL: nothing to bind, resolved against the catalog when run."""
 
     tables: tuple[TableDef, ...] = ()
-    pk_indexes: list[int] = []
-    result_columns: Optional[list[Column]] = None
+    result_columns: list[Column] | None = None
 
     def __init__(self, stmt: Statement, markers: int) -> None:
+        self.pk_indexes: list[int] = []
         if markers:
             raise InvalidRequest("Bind variables are not allowed in USE or schema statements")
         self.stmt = stmt
         self.bind_columns: list[Column] = []
         self.bind_types: list[ColumnType] = []
 
-    def run(self, call: Call, bound: Sequence[Any], page_size: Optional[int], paging_state: Optional[bytes]) -> Result:
+    def run(self, call: Call, bound: Sequence[Any], page_size: int | None, paging_state: bytes | None) -> Result:
         stmt, state, ks = self.stmt, call.state, call.keyspace
         if isinstance(stmt, Use):
             return ddl.use(state, stmt)
@@ -80,10 +88,10 @@ class SchemaPlan:
 class BatchPlan:
     """``BEGIN BATCH ... APPLY BATCH`` sent as one query: markers are numbered across all statements."""
 
-    pk_indexes: list[int] = []
-    result_columns: Optional[list[Column]] = None
+    result_columns: list[Column] | None = None
 
     def __init__(self, plans: list[WritePlan], markers: int) -> None:
+        self.pk_indexes: list[int] = []
         self.plans = plans
         self.tables = tuple(t for p in plans for t in p.tables)
         merged = Binder(markers, plans[0].table.keyspace if plans else "", plans[0].table.name if plans else "")
@@ -93,7 +101,7 @@ class BatchPlan:
                     merged.columns[i], merged.types[i] = column, plan.binder.types[i]
         self.bind_columns, self.bind_types = merged.bind_columns(), merged.types
 
-    def run(self, call: Call, bound: Sequence[Any], page_size: Optional[int], paging_state: Optional[bytes]) -> Result:
+    def run(self, call: Call, bound: Sequence[Any], page_size: int | None, paging_state: bytes | None) -> Result:
         return run_batch(call, [(p, bound) for p in self.plans])
 
 
@@ -108,7 +116,7 @@ def run_batch(call: Call, items: Sequence[tuple[WritePlan, Sequence[Any]]]) -> R
     return Void()
 
 
-def build(stmt: Statement, markers: int, catalog: Catalog, keyspace: Optional[str]) -> Plan:
+def build(stmt: Statement, markers: int, catalog: Catalog, keyspace: str | None) -> Plan:
     if isinstance(stmt, Select):
         return SelectPlan(stmt, catalog.table(stmt.table.keyspace or keyspace, stmt.table.name), markers)
     if isinstance(stmt, (Insert, Update, Delete)):
@@ -118,7 +126,7 @@ def build(stmt: Statement, markers: int, catalog: Catalog, keyspace: Optional[st
     return SchemaPlan(stmt, markers)
 
 
-def _write(stmt: Union[Insert, Update, Delete], markers: int, catalog: Catalog, keyspace: Optional[str]) -> WritePlan:
+def _write(stmt: Insert | Update | Delete, markers: int, catalog: Catalog, keyspace: str | None) -> WritePlan:
     table = catalog.table(stmt.table.keyspace or keyspace, stmt.table.name)
     if isinstance(stmt, Insert):
         return InsertPlan(stmt, table, markers)

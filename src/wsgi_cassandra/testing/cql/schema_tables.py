@@ -133,25 +133,67 @@ def schema_specs(is_v4: bool) -> list[Spec]:
     options = OPTION_COLUMNS_V4 if is_v4 else OPTION_COLUMNS_V3
     return [
         ("keyspaces", f"keyspace_name text, durable_writes boolean, replication {_MAP}", _KT, (), _keyspaces),
-        ("tables", f"keyspace_name text, table_name text, flags frozen<set<text>>, id uuid, {options}", _KT,
-         ("table_name",), _tables),
+        (
+            "tables",
+            f"keyspace_name text, table_name text, flags frozen<set<text>>, id uuid, {options}",
+            _KT,
+            ("table_name",),
+            _tables,
+        ),
         ("columns", _COLUMNS, _KT, ("table_name", "column_name"), _columns),
-        ("types", "keyspace_name text, type_name text, field_names frozen<list<text>>, "
-         "field_types frozen<list<text>>", _KT, ("type_name",), _none),
-        ("functions", "keyspace_name text, function_name text, argument_types frozen<list<text>>, "
-         "argument_names frozen<list<text>>, body text, called_on_null_input boolean, language text, "
-         "return_type text", _KT, ("function_name", "argument_types"), _none),
-        ("aggregates", "keyspace_name text, aggregate_name text, argument_types frozen<list<text>>, "
-         "final_func text, initcond text, return_type text, state_func text, state_type text", _KT,
-         ("aggregate_name", "argument_types"), _none),
-        ("indexes", f"keyspace_name text, table_name text, index_name text, kind text, options {_MAP}", _KT,
-         ("table_name", "index_name"), _none),
-        ("triggers", f"keyspace_name text, table_name text, trigger_name text, options {_MAP}", _KT,
-         ("table_name", "trigger_name"), _none),
-        ("views", f"keyspace_name text, view_name text, base_table_id uuid, base_table_name text, id uuid, "
-         f"include_all_columns boolean, where_clause text, {options}", _KT, ("view_name",), _none),
-        ("dropped_columns", "keyspace_name text, table_name text, column_name text, dropped_time timestamp, "
-         "kind text, type text", _KT, ("table_name", "column_name"), _none),
+        (
+            "types",
+            "keyspace_name text, type_name text, field_names frozen<list<text>>, field_types frozen<list<text>>",
+            _KT,
+            ("type_name",),
+            _none,
+        ),
+        (
+            "functions",
+            "keyspace_name text, function_name text, argument_types frozen<list<text>>, "
+            "argument_names frozen<list<text>>, body text, called_on_null_input boolean, language text, "
+            "return_type text",
+            _KT,
+            ("function_name", "argument_types"),
+            _none,
+        ),
+        (
+            "aggregates",
+            "keyspace_name text, aggregate_name text, argument_types frozen<list<text>>, "
+            "final_func text, initcond text, return_type text, state_func text, state_type text",
+            _KT,
+            ("aggregate_name", "argument_types"),
+            _none,
+        ),
+        (
+            "indexes",
+            f"keyspace_name text, table_name text, index_name text, kind text, options {_MAP}",
+            _KT,
+            ("table_name", "index_name"),
+            _none,
+        ),
+        (
+            "triggers",
+            f"keyspace_name text, table_name text, trigger_name text, options {_MAP}",
+            _KT,
+            ("table_name", "trigger_name"),
+            _none,
+        ),
+        (
+            "views",
+            f"keyspace_name text, view_name text, base_table_id uuid, base_table_name text, id uuid, "
+            f"include_all_columns boolean, where_clause text, {options}",
+            _KT,
+            ("view_name",),
+            _none,
+        ),
+        (
+            "dropped_columns",
+            "keyspace_name text, table_name text, column_name text, dropped_time timestamp, kind text, type text",
+            _KT,
+            ("table_name", "column_name"),
+            _none,
+        ),
     ]
 
 

@@ -9,22 +9,25 @@ A SELECT by full primary key is two dictionary lookups.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from cassandra import cqltypes
 
 from ..errors import InvalidRequest
 from ..results import UNSET, Column, Rows
 from .ast import Select, TypeSpec
-from .catalog import ColumnDef, TableDef
 from .keys import clustering_key, clustering_sort, decode_clustering, partition_key
 from .paging import Position, decode_state, encode_state
-from .state import Call
 from .store import Cell, Partition, Row, live_value
 from .types import resolve
 from .values import Binder, Compiled
 from .where import Restrictions, Where, predicates
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+    from .catalog import ColumnDef, TableDef
+    from .state import Call
 
 INT = resolve(TypeSpec("int"))
 _SELECTOR_TYPES = {"count": cqltypes.LongType, "writetime": cqltypes.LongType, "ttl": cqltypes.Int32Type}
@@ -48,7 +51,7 @@ class SelectPlan:
         ppl = stmt.per_partition_limit
         self.per_partition = binder.compile(ppl, INT, "[per_partition_limit]") if ppl is not None else None
         self.distinct = stmt.distinct
-        self.selectors: list[tuple[str, Optional[ColumnDef]]] = []
+        self.selectors: list[tuple[str, ColumnDef | None]] = []
         if stmt.selectors is None:
             self.selectors = [("column", c) for c in table.columns.values()]
             self.result_columns = list(table.result_columns)
@@ -66,7 +69,9 @@ class SelectPlan:
                 self.selectors.append((sel.kind, col))
                 self.result_columns.append(Column(table.keyspace, table.name, name, cqltype))
         if self.distinct and any(c is None or c.kind not in ("partition_key", "static") for _, c in self.selectors):
-            raise InvalidRequest("SELECT DISTINCT queries must only request partition key columns and/or static columns")
+            raise InvalidRequest(
+                "SELECT DISTINCT queries must only request partition key columns and/or static columns"
+            )
         self.count = any(kind == "count" for kind, _ in self.selectors)
         self.bind_columns = binder.bind_columns()
         self.bind_types = binder.types
@@ -92,7 +97,7 @@ class SelectPlan:
         return flips.pop()
 
     # -- execution ----------------------------------------------------------------------------------------
-    def run(self, call: Call, bound: Sequence[Any], page_size: Optional[int], paging_state: Optional[bytes]) -> Rows:
+    def run(self, call: Call, bound: Sequence[Any], page_size: int | None, paging_state: bytes | None) -> Rows:
         restrictions = self.where.evaluate(bound)
         limit = _positive(self.limit, bound, "LIMIT")
         resume, remaining = decode_state(paging_state)
@@ -101,12 +106,14 @@ class SelectPlan:
         if self.virtual:
             stream = self._virtual(call, restrictions, resume)
         else:
-            stream = self._stored(call, restrictions, resume, _positive(self.per_partition, bound, "PER PARTITION LIMIT"))
+            stream = self._stored(
+                call, restrictions, resume, _positive(self.per_partition, bound, "PER PARTITION LIMIT")
+            )
         if self.count:
             total = sum(1 for _ in stream)
             return Rows(self.result_columns, [[total if k == "count" else None for k, _ in self.selectors]])
         rows: list[list[Any]] = []
-        last: Optional[Position] = None
+        last: Position | None = None
         page = page_size if page_size is not None and page_size > 0 else None
         for position, values in stream:
             if limit is not None and len(rows) >= limit:
@@ -118,7 +125,9 @@ class SelectPlan:
             last = position
         return Rows(self.result_columns, rows)
 
-    def _virtual(self, call: Call, restrictions: Restrictions, resume: Optional[Position]) -> Iterator[tuple[Position, list[Any]]]:
+    def _virtual(
+        self, call: Call, restrictions: Restrictions, resume: Position | None
+    ) -> Iterator[tuple[Position, list[Any]]]:
         preds = predicates(self.table, restrictions, ("partition_key", "clustering", "regular", "static"))
         skip = resume.offset if resume else 0
         assert self.table.virtual_rows is not None
@@ -130,7 +139,7 @@ class SelectPlan:
                     yield Position(offset=index), [row.get(c.name) if c else None for _, c in self.selectors]
 
     def _stored(
-        self, call: Call, restrictions: Restrictions, resume: Optional[Position], per_partition: Optional[int]
+        self, call: Call, restrictions: Restrictions, resume: Position | None, per_partition: int | None
     ) -> Iterator[tuple[Position, list[Any]]]:
         table, data, now = self.table, call.state.data_for(self.table), call.state.clock()
         if self.lookup:
@@ -144,7 +153,7 @@ class SelectPlan:
         other_preds = predicates(table, restrictions, ("regular", "static"))
         full = self.where.full_clustering(restrictions) if table.clustering else [()]
         for key, part in parts:
-            if (resume is not None and resume.key is not None and (part.token, key) < (resume.token, resume.key)):
+            if resume is not None and resume.key is not None and (part.token, key) < (resume.token, resume.key):
                 continue
             if resume is not None and (part.token, key) == (resume.token, resume.key) and resume.ckey is None:
                 continue
@@ -160,7 +169,10 @@ class SelectPlan:
                     continue
                 if other_preds and not all(pred(self._value(part, row, n, now)) for n, pred in other_preds):
                     continue
-                yield Position(part.token, key, clustering_key(table, row.clustering) if table.clustering else None), self._project(part, row, now)
+                yield (
+                    Position(part.token, key, clustering_key(table, row.clustering) if table.clustering else None),
+                    self._project(part, row, now),
+                )
                 emitted += 1
                 if self.distinct or (per_partition is not None and emitted >= per_partition):
                     break
@@ -170,7 +182,9 @@ class SelectPlan:
             if resume is not None and (part.token, key) == (resume.token, resume.key):
                 resume = None
 
-    def _rows(self, part: Partition, full: Optional[list[tuple[Any, ...]]], after: Optional[tuple[Any, ...]], now: float) -> Iterator[Row]:
+    def _rows(
+        self, part: Partition, full: list[tuple[Any, ...]] | None, after: tuple[Any, ...] | None, now: float
+    ) -> Iterator[Row]:
         table = self.table
         if full is not None:
             candidates = [part.rows.get(clustering_key(table, values)) for values in full]
@@ -184,10 +198,10 @@ class SelectPlan:
             if row.live(now):
                 yield row
 
-    def _value(self, part: Partition, row: Optional[Row], name: str, now: float) -> Any:
+    def _value(self, part: Partition, row: Row | None, name: str, now: float) -> Any:
         return column_value(self.table.columns[name], part, row, now)
 
-    def _project(self, part: Partition, row: Optional[Row], now: float) -> list[Any]:
+    def _project(self, part: Partition, row: Row | None, now: float) -> list[Any]:
         out: list[Any] = []
         for kind, col in self.selectors:
             if kind == "column" and col is not None:
@@ -200,7 +214,7 @@ class SelectPlan:
         return out
 
 
-def column_value(col: ColumnDef, part: Partition, row: Optional[Row], now: float) -> Any:
+def column_value(col: ColumnDef, part: Partition, row: Row | None, now: float) -> Any:
     if col.kind == "partition_key":
         return part.key[col.position]
     if col.kind == "clustering":
@@ -210,12 +224,12 @@ def column_value(col: ColumnDef, part: Partition, row: Optional[Row], now: float
     return live_value(row.cells.get(col.name), now) if row is not None else None
 
 
-def row_values(table: TableDef, part: Partition, row: Optional[Row], now: float) -> list[Any]:
+def row_values(table: TableDef, part: Partition, row: Row | None, now: float) -> list[Any]:
     """All columns of a row in ``SELECT *`` order (the existing row of a failed lightweight transaction)."""
     return [column_value(c, part, row, now) for c in table.columns.values()]
 
 
-def _cell_meta(kind: str, cell: Optional[Cell], now: float) -> Optional[int]:
+def _cell_meta(kind: str, cell: Cell | None, now: float) -> int | None:
     if cell is None or (cell.expires is not None and cell.expires <= now):
         return None
     if kind == "writetime":
@@ -227,7 +241,7 @@ def _live_static(part: Partition, now: float) -> bool:
     return any(c.expires is None or c.expires > now for c in part.static.values())
 
 
-def _positive(fn: Optional[Compiled], bound: Sequence[Any], what: str) -> Optional[int]:
+def _positive(fn: Compiled | None, bound: Sequence[Any], what: str) -> int | None:
     if fn is None:
         return None
     value = fn(bound)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING
 
-from .catalog import Catalog, TableDef
-from .node import NodeInfo
 from .store import Clock, TableData
 from .system_tables import SystemContext
+
+if TYPE_CHECKING:
+    import uuid
+
+    from .catalog import Catalog, TableDef
+    from .node import NodeInfo
 
 
 class State:
@@ -42,7 +45,7 @@ class Call:
     state: State
     node: NodeInfo
     protocol_version: int
-    keyspace: Optional[str] = None
+    keyspace: str | None = None
 
     def system(self) -> SystemContext:
         s = self.state

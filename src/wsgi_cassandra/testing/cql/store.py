@@ -9,11 +9,12 @@ cells whose write timestamp is not newer than the deletion's; no tombstones are 
 from __future__ import annotations
 
 import bisect
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
 
 from cassandra.murmur3 import murmur3
 
-from .catalog import TableDef
+if TYPE_CHECKING:
+    from .catalog import TableDef
 
 ClusteringKey = tuple[bytes, ...]
 
@@ -21,7 +22,7 @@ ClusteringKey = tuple[bytes, ...]
 class Cell:
     __slots__ = ("expires", "ts", "value")
 
-    def __init__(self, value: Any, ts: int, expires: Optional[float]) -> None:
+    def __init__(self, value: Any, ts: int, expires: float | None) -> None:
         self.value, self.ts, self.expires = value, ts, expires
 
 
@@ -31,7 +32,7 @@ class Row:
     def __init__(self, clustering: tuple[Any, ...], sort: tuple[Any, ...]) -> None:
         self.clustering = clustering
         self.sort = sort
-        self.marker: Optional[Cell] = None  # INSERT's row marker: the row exists even with all cells null
+        self.marker: Cell | None = None  # INSERT's row marker: the row exists even with all cells null
         self.cells: dict[str, Cell] = {}
 
     def live(self, now: float) -> bool:
@@ -48,7 +49,7 @@ class Partition:
         self.key, self.token = key, token
         self.rows: dict[ClusteringKey, Row] = {}
         self.static: dict[str, Cell] = {}
-        self._order: Optional[list[Row]] = None
+        self._order: list[Row] | None = None
 
     def ordered(self) -> list[Row]:
         if self._order is None:
@@ -80,7 +81,7 @@ class TableData:
         self.partitions: dict[bytes, Partition] = {}
         self._ring: list[tuple[int, bytes]] = []  # (token, key) sorted: the scan order
 
-    def get(self, key: bytes) -> Optional[Partition]:
+    def get(self, key: bytes) -> Partition | None:
         return self.partitions.get(key)
 
     def partition(self, key: bytes, values: tuple[Any, ...]) -> Partition:
@@ -97,7 +98,7 @@ class TableData:
             i = bisect.bisect_left(self._ring, (part.token, key))
             del self._ring[i]
 
-    def scan(self, start_at: Optional[tuple[int, bytes]] = None) -> list[tuple[bytes, Partition]]:
+    def scan(self, start_at: tuple[int, bytes] | None = None) -> list[tuple[bytes, Partition]]:
         """Partitions in token order, from ``(token, key)`` included."""
         start = 0 if start_at is None else bisect.bisect_left(self._ring, start_at)
         return [(key, self.partitions[key]) for _token, key in self._ring[start:]]
@@ -107,7 +108,7 @@ class TableData:
         self._ring.clear()
 
 
-def write_cell(cells: dict[str, Cell], name: str, value: Any, ts: int, expires: Optional[float]) -> None:
+def write_cell(cells: dict[str, Cell], name: str, value: Any, ts: int, expires: float | None) -> None:
     """Last write wins by timestamp, like Cassandra; a null value is a deletion."""
     old = cells.get(name)
     if old is not None and old.ts > ts:
@@ -125,7 +126,7 @@ def delete_cells(cells: dict[str, Cell], names: list[str], ts: int) -> None:
             del cells[name]
 
 
-def live_value(cell: Optional[Cell], now: float) -> Any:
+def live_value(cell: Cell | None, now: float) -> Any:
     if cell is None or (cell.expires is not None and cell.expires <= now):
         return None
     return cell.value

@@ -9,12 +9,14 @@ are declared; the others of each system keyspace are simply absent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .catalog import Catalog, ColumnDef, KeyspaceDef, TableDef, ordered_columns
-from .node import NodeInfo
 from .schema_tables import default_options, schema_specs, virtual_schema_specs
 from .types import parse_type
+
+if TYPE_CHECKING:
+    from .node import NodeInfo
 
 PARTITIONER = "org.apache.cassandra.dht.Murmur3Partitioner"
 STORAGE_PORT = 7000
@@ -87,8 +89,9 @@ def _peers(ctx: SystemContext) -> list[dict[str, Any]]:
 
 def _peers_v2(ctx: SystemContext) -> list[dict[str, Any]]:
     return [
-        dict(_peer_row(ctx, n), peer_port=STORAGE_PORT, native_address=n.address, native_port=n.port,
-             preferred_port=None)
+        dict(
+            _peer_row(ctx, n), peer_port=STORAGE_PORT, native_address=n.address, native_port=n.port, preferred_port=None
+        )
         for n in ctx.peers
     ]
 
@@ -110,8 +113,13 @@ def _system_specs(is_v4: bool) -> list[Spec]:
         return [
             ("local", local, ("key",), (), _local),
             ("peers", _PEER_COLUMNS + ", rpc_address inet", ("peer",), (), _peers),
-            ("peers_v2", _PEER_COLUMNS + ", peer_port int, native_address inet, native_port int, preferred_port int",
-             ("peer",), ("peer_port",), _peers_v2),
+            (
+                "peers_v2",
+                _PEER_COLUMNS + ", peer_port int, native_address inet, native_port int, preferred_port int",
+                ("peer",),
+                ("peer_port",),
+                _peers_v2,
+            ),
         ]
     return [
         ("local", _LOCAL_COMMON + ", thrift_version text", ("key",), (), _local),

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from cassandra import cqltypes, util
 
 from ..errors import InvalidRequest
-from .ast import TypeSpec
+
+if TYPE_CHECKING:
+    from .ast import TypeSpec
 
 _SIMPLE: dict[str, Any] = {
     "text": cqltypes.UTF8Type,
@@ -88,9 +90,7 @@ def resolve(spec: TypeSpec) -> ColumnType:
     elif name in _UNSUPPORTED:
         raise InvalidRequest(f"wsgi_cassandra test server: the {name} type is not supported")
     else:
-        raise InvalidRequest(
-            f"Unknown type {name} (wsgi_cassandra test server: user-defined types are not supported)"
-        )
+        raise InvalidRequest(f"Unknown type {name} (wsgi_cassandra test server: user-defined types are not supported)")
     _CACHE[spec] = result
     return result
 

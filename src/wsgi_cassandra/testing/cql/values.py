@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Union
 
 from cassandra import cqltypes, util
 
@@ -31,7 +31,7 @@ _BLOB = resolve(TypeSpec("blob"))
 class Binder:
     def __init__(self, markers: int, keyspace: str, table: str) -> None:
         self.keyspace, self.table = keyspace, table
-        self.columns: list[Optional[Column]] = [None] * markers
+        self.columns: list[Column | None] = [None] * markers
         self.types: list[ColumnType] = [_BLOB] * markers
 
     def bind_columns(self) -> list[Column]:
@@ -77,7 +77,7 @@ def coerce(ctype: ColumnType, lit: Literal, name: str) -> Any:
     except InvalidRequest:
         raise
     except Exception as exc:
-        raise InvalidRequest(f"Invalid {lit.kind} constant ({lit.text}) for \"{name}\" of type {ctype.text}") from exc
+        raise InvalidRequest(f'Invalid {lit.kind} constant ({lit.text}) for "{name}" of type {ctype.text}') from exc
 
 
 def _python_value(ctype: ColumnType, lit: Literal) -> Any:
@@ -102,7 +102,7 @@ def _python_value(ctype: ColumnType, lit: Literal) -> Any:
     if typename == "timestamp" and kind == "int":
         return int(text)
     if typename == "timestamp" and kind == "string":
-        return int(cqltypes.DateType.interpret_datestring(text))
+        return _timestamp_ms(text)
     if typename == "date" and kind == "string":
         return util.Date(text)
     if typename == "time" and kind == "string":
@@ -112,6 +112,34 @@ def _python_value(ctype: ColumnType, lit: Literal) -> Any:
     if typename == "inet" and kind == "string":
         return text
     raise InvalidRequest(f"Invalid {kind} constant ({text}) for a value of type {ctype.text}")
+
+
+_TS_FORMATS = (
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+)
+
+
+def _timestamp_ms(text: str) -> int:
+    """A CQL timestamp string; without a zone it is taken as UTC (Cassandra would use its own zone)."""
+    offset = 0
+    if text.endswith("Z"):
+        text = text[:-1]
+    elif len(text) > 10 and text[-5] in "+-" and text[-4:].isdigit():
+        offset = (int(text[-4:-2]) * 3600 + int(text[-2:]) * 60) * (1 if text[-5] == "+" else -1)
+        text = text[:-5]
+    for fmt in _TS_FORMATS:
+        try:
+            parsed = datetime.datetime.strptime(text, fmt).replace(tzinfo=datetime.timezone.utc)
+        except ValueError:
+            continue
+        return int(parsed.timestamp() * 1000) - offset * 1000
+    raise InvalidRequest(f"Unable to coerce '{text}' to a formatted date (long)")
 
 
 def _function(call: FunctionCall, ctype: ColumnType) -> Compiled:
@@ -135,7 +163,8 @@ def _function(call: FunctionCall, ctype: ColumnType) -> Compiled:
 
 
 def _now_datetime() -> datetime.datetime:
-    return util.datetime_from_timestamp(int(time.time() * 1000) / 1000.0)
+    now: datetime.datetime = util.datetime_from_timestamp(int(time.time() * 1000) / 1000.0)
+    return now
 
 
 def decode(values: RawValues, columns: Sequence[Column], column_types: Sequence[ColumnType], proto: int) -> list[Any]:
@@ -160,4 +189,3 @@ def decode(values: RawValues, columns: Sequence[Column], column_types: Sequence[
         except Exception as exc:
             raise InvalidRequest(f"Invalid value for {column.name} of type {ctype.text}: {exc}") from exc
     return decoded
-

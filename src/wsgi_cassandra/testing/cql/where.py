@@ -8,15 +8,18 @@ this server also hold against a real node.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import InvalidRequest
 from ..results import UNSET
-from .ast import Relation
-from .catalog import ColumnDef, TableDef
 from .types import ColumnType, resolve, sort_key
-from .values import Binder, Compiled
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .ast import Relation
+    from .catalog import ColumnDef, TableDef
+    from .values import Binder, Compiled
 
 FILTERING = (
     "Cannot execute this query as it might involve data filtering and thus may have unpredictable "
@@ -83,11 +86,15 @@ class Where:
         return self.has_full_partition_key()
 
     def check_clustering(self, allow_filtering: bool) -> None:
-        blocker: Optional[str] = None  # why later clustering columns cannot be restricted
+        blocker: str | None = None  # why later clustering columns cannot be restricted
         for col in self.table.clustering:
             ops = self.ops.get(col.name)
             if ops is None:
-                blocker = blocker or f'PRIMARY KEY column "{{}}" cannot be restricted as preceding column "{col.name}" is not restricted'
+                blocker = (
+                    blocker
+                    or 'PRIMARY KEY column "{}" cannot be restricted as preceding column '
+                    f'"{col.name}" is not restricted'
+                )
                 continue
             if blocker and not allow_filtering:
                 raise InvalidRequest(blocker.format(col.name))
@@ -103,14 +110,14 @@ class Where:
     def partition_values(self, restrictions: Restrictions) -> list[tuple[Any, ...]]:
         choices = []
         for col in self.table.partition_key:
-            values: Optional[list[Any]] = None
+            values: list[Any] | None = None
             for op, value in restrictions[col.name]:
                 candidates = [value] if op == "=" else value
                 values = candidates if values is None else [v for v in values if v in candidates]
             choices.append(values or [])
         return list(itertools.product(*choices))
 
-    def full_clustering(self, restrictions: Restrictions) -> Optional[list[tuple[Any, ...]]]:
+    def full_clustering(self, restrictions: Restrictions) -> list[tuple[Any, ...]] | None:
         """All clustering values when every clustering column has EQ/IN only; else None."""
         choices = []
         for col in self.table.clustering:
@@ -139,7 +146,9 @@ def matcher(col: ColumnDef, op: str, target: Any) -> Callable[[Any], bool]:
     return lambda v: v is not None and key(v) >= t
 
 
-def predicates(table: TableDef, restrictions: Restrictions, kinds: tuple[str, ...]) -> list[tuple[str, Callable[[Any], bool]]]:
+def predicates(
+    table: TableDef, restrictions: Restrictions, kinds: tuple[str, ...]
+) -> list[tuple[str, Callable[[Any], bool]]]:
     return [
         (name, matcher(table.columns[name], op, value))
         for name, rels in restrictions.items()
