@@ -1,31 +1,61 @@
-"""One connect attempt: build a Cluster, connect a Session, and time the phases.
+"""One connect attempt: build a Cluster, connect a Session, prepare the app's statements, time the phases.
 
 The holder calls a connector from its background thread; this module does the driver work and nothing
 else, so the holder stays about state, threads and forks. Phase timings (milliseconds) end up in the
-worker's "session ready" log line, the health endpoint and the ``check`` command.
+worker's "session ready" log line, the health endpoint (``warmup_ms``) and the ``check`` command:
+
+- ``jitter``: the random start-up delay (``WSGI_CASSANDRA_WARM_JITTER``), only when set;
+- ``control_connection``: TCP, protocol negotiation (and any step down), STARTUP/auth of the control
+  connection;
+- ``topology``: REGISTER for events, ``system.local``/``system.peers``, the token ring;
+- ``schema``: the full schema download (driver default), or just the app's keyspaces
+  (``schema_metadata="keyspaces"``), or nearly nothing (``background``/``none``);
+- ``pools``: the connection pool(s) of the session, ``USE <keyspace>`` on each connection;
+- ``prepare``: the declared statements (see :mod:`wsgi_cassandra.statements`).
+
+The split between the first four comes from timing hooks put on this one Cluster for the duration of
+``connect()`` and removed afterwards; should a driver version not have those methods, the whole connect is
+reported as one ``connect`` phase instead.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import random
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .fastconnect import fetch_keyspaces, fetch_keyspaces_in_background, keyspaces_used
+from .statements import EMPTY, Statements, prepare_all
+
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+
     from cassandra.cluster import Cluster, Session
+    from cassandra.query import PreparedStatement
 
     from .driver import ClusterFactory
+
+__all__ = ["Connected", "Connector"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Connected:
-    """A connected Cluster and Session, built in process ``pid``, with how long each phase took (ms)."""
+    """A connected Cluster and Session, built in process ``pid``, with how long each phase took (ms).
+
+    ``statements`` maps each declared name to its ``PreparedStatement`` (prepared by this Cluster).
+    """
 
     cluster: Cluster
     session: Session
     pid: int
     phases: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    statements: Mapping[str, PreparedStatement] = field(default_factory=lambda: EMPTY)
 
     @property
     def total_ms(self) -> float:
@@ -33,24 +63,116 @@ class Connected:
 
 
 class Connector:
-    """Builds a Cluster with ``factory`` and connects it to ``keyspace``; callable, one attempt per call.
+    """Builds a Cluster with ``factory``, connects it to ``keyspace`` and prepares ``statements``; callable,
+    one attempt per call.
 
+    ``schema_metadata`` is one of ``full``, ``keyspaces``, ``background``, ``none`` (see
+    :mod:`wsgi_cassandra.fastconnect`); ``warm_jitter`` delays the first attempt of each process by a
+    random 0..``warm_jitter`` seconds, so that a boot storm of workers does not hit the cluster at once.
     On any failure the half-built Cluster is shut down before the exception propagates, so a failed
     attempt never leaks the driver's threads or sockets.
     """
 
-    def __init__(self, factory: ClusterFactory, *, keyspace: str | None = None) -> None:
+    def __init__(
+        self,
+        factory: ClusterFactory,
+        *,
+        keyspace: str | None = None,
+        statements: Statements | None = None,
+        schema_metadata: str = "full",
+        metadata_keyspaces: Iterable[str] = (),
+        warm_jitter: float = 0.0,
+    ) -> None:
         self.factory = factory
         self.keyspace = keyspace
+        self.statements = statements if statements is not None else Statements()
+        self.schema_metadata = schema_metadata
+        self.metadata_keyspaces = tuple(metadata_keyspaces)
+        self.warm_jitter = warm_jitter
+        self._jittered_pid = 0
 
     def __call__(self, pid: int) -> Connected:
-        started = time.perf_counter()
-        cluster = self.factory()
         phases: dict[str, float] = {}
+        if self.warm_jitter > 0 and self._jittered_pid != pid:  # first attempt of this process only
+            self._jittered_pid = pid
+            delay = random.uniform(0.0, self.warm_jitter)
+            time.sleep(delay)
+            phases["jitter"] = delay * 1000.0
+        cluster = self.factory()
+        if self.schema_metadata != "full":
+            cluster.schema_metadata_enabled = False
         try:
-            session = cluster.connect(self.keyspace)
+            with _timed_connect(cluster, phases):
+                session = cluster.connect(self.keyspace)
+            started = time.perf_counter()
+            prepared = prepare_all(session, self.statements)
+            if self.statements:
+                phases["prepare"] = _ms_since(started)
+            keyspaces = self._keyspaces(prepared)
+            if self.schema_metadata == "keyspaces":
+                started = time.perf_counter()
+                fetch_keyspaces(cluster, keyspaces)
+                phases["schema"] = phases.get("schema", 0.0) + _ms_since(started)
         except BaseException:
             cluster.shutdown()
             raise
-        phases["connect"] = (time.perf_counter() - started) * 1000.0
-        return Connected(cluster=cluster, session=session, pid=pid, phases=phases)
+        if self.schema_metadata == "background":
+            fetch_keyspaces_in_background(cluster, keyspaces, pid)
+        return Connected(cluster=cluster, session=session, pid=pid, phases=phases, statements=prepared)
+
+    def _keyspaces(self, prepared: Mapping[str, PreparedStatement]) -> list[str]:
+        if self.schema_metadata in ("full", "none"):
+            return []
+        return keyspaces_used(self.keyspace, prepared, self.metadata_keyspaces)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000.0
+
+
+@contextlib.contextmanager
+def _timed_connect(cluster: Cluster, phases: dict[str, float]) -> Iterator[None]:
+    """Time ``cluster.connect()`` by phase, with hooks on this Cluster's instance only, removed after.
+
+    Marks: the control connection is open (its ``connection_factory`` returned), the schema refresh
+    starts and ends; the rest of ``connect()`` is the session's pools.
+    """
+    marks: dict[str, float] = {}
+    control = getattr(cluster, "control_connection", None)
+    hookable = callable(getattr(cluster, "connection_factory", None)) and callable(
+        getattr(control, "_refresh_schema", None)
+    )
+    if hookable:
+        make_connection, refresh_schema = cluster.connection_factory, control._refresh_schema  # type: ignore[union-attr]
+
+        def timed_factory(*args: Any, **kwargs: Any) -> Any:
+            connection = make_connection(*args, **kwargs)
+            if kwargs.get("is_control_connection"):
+                marks.setdefault("control_open", time.perf_counter())
+            return connection
+
+        def timed_refresh(*args: Any, **kwargs: Any) -> Any:
+            marks.setdefault("schema_start", time.perf_counter())
+            try:
+                return refresh_schema(*args, **kwargs)
+            finally:
+                marks.setdefault("schema_end", time.perf_counter())
+
+        cluster.connection_factory = timed_factory
+        control._refresh_schema = timed_refresh  # type: ignore[union-attr]
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        ended = time.perf_counter()
+        if hookable:
+            del cluster.connection_factory  # the class's method again
+            with contextlib.suppress(AttributeError):
+                del control._refresh_schema  # type: ignore[union-attr]
+    if {"control_open", "schema_start", "schema_end"} <= marks.keys():
+        phases["control_connection"] = (marks["control_open"] - started) * 1000.0
+        phases["topology"] = (marks["schema_start"] - marks["control_open"]) * 1000.0
+        phases["schema"] = (marks["schema_end"] - marks["schema_start"]) * 1000.0
+        phases["pools"] = (ended - marks["schema_end"]) * 1000.0
+    else:
+        phases["connect"] = (ended - started) * 1000.0
