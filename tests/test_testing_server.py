@@ -127,7 +127,7 @@ def test_stop_closes_every_connection_and_frees_the_port() -> None:
     server = CQLServer().start()
     with driver(server) as cluster:
         cluster.connect()
-        assert server.stats.connections_open >= 2
+        server.stats.wait_for("connections_open", 2, timeout=5, compare=lambda now, want: now >= want)
         server.stop()
         assert server.stats.connections_open == 0
     with pytest.raises(ConnectionRefusedError):  # nothing listens any more

@@ -8,6 +8,7 @@ CRC32 of the payload; no compression is negotiated, so the header is always the 
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 
@@ -23,6 +24,7 @@ class SegmentError(Exception):
     """A CRC mismatch: the stream cannot be trusted any more."""
 
 
+@functools.lru_cache(maxsize=4096)  # headers repeat (same sizes): the bitwise loop runs once per size
 def crc24(value: int, length: int = 3) -> int:
     """CRC24 over the ``length`` low bytes of ``value``, least significant first (as the spec and driver)."""
     crc = _CRC24_INIT

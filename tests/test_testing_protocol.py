@@ -1,0 +1,333 @@
+"""Wire-level behaviour of the CQL test server: frames, segments, version refusal, malformed input.
+
+A raw socket client encodes requests and decodes answers with the driver's own codec
+(``cassandra.protocol``, ``cassandra.segment``), so "the driver understands it" is what is checked.
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import struct
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from cassandra import ConsistencyLevel, cqltypes
+from cassandra.cluster import Cluster
+from cassandra.protocol import (
+    ErrorMessage,
+    EventMessage,
+    OptionsMessage,
+    ProtocolException,
+    ProtocolHandler,
+    QueryMessage,
+    ReadyMessage,
+    RegisterMessage,
+    ResultMessage,
+    StartupMessage,
+    SupportedMessage,
+)
+from cassandra.segment import SegmentCodec
+
+from wsgi_cassandra.testing import CQLServer, errors, segments, typecodes
+from wsgi_cassandra.testing import encode as enc
+from wsgi_cassandra.testing.faults import build_error
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytestmark = pytest.mark.integration
+
+HEADER = struct.Struct(">BBhBi")
+
+
+class RawClient:
+    """A minimal client: driver codec on a blocking socket, v5 segments once READY."""
+
+    def __init__(self, port: int, version: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.version = version
+        self.segmented = False
+        self.buffer = b""
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, msg: Any, stream: int = 1, *, version: int | None = None, beta: bool = False) -> None:
+        raw = ProtocolHandler.encode_message(msg, stream, version or self.version, None, beta)
+        self.send_raw(raw)
+
+    def send_raw(self, raw: bytes) -> None:
+        if self.segmented:
+            out = io.BytesIO()
+            SegmentCodec().encode(out, raw)
+            raw = out.getvalue()
+        self.sock.sendall(raw)
+
+    def _fill(self, n: int) -> None:
+        while len(self.buffer) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("closed by server")
+            self.buffer += chunk
+
+    def _take(self, n: int) -> bytes:
+        self._fill(n)
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    def _frame_bytes(self) -> bytes:
+        if not self.segmented:
+            head = self._take(9)
+            return head + self._take(HEADER.unpack(head)[4])
+        self._fill(6)
+        header = SegmentCodec().decode_header(io.BytesIO(self.buffer[:6]))
+        data = io.BytesIO(self._take(header.segment_length))
+        data.seek(6)
+        return bytes(SegmentCodec().decode(data, header).payload)
+
+    def recv(self) -> tuple[int, Any]:
+        raw = self._frame_bytes()
+        version, flags, stream, opcode, _ = HEADER.unpack(raw[:9])
+        assert version & 0x80, "response direction bit"
+        msg = ProtocolHandler.decode_message(version & 0x7F, {}, stream, flags, opcode, raw[9:], None, None)
+        return stream, msg
+
+    def handshake(self) -> None:
+        self.send(StartupMessage(cqlversion="3.4.5", options={}))
+        assert isinstance(self.recv()[1], ReadyMessage)
+        self.segmented = self.version >= 5
+
+    def closed_by_server(self, timeout: float = 5.0) -> bool:
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                if not self.sock.recv(65536):
+                    return True
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+
+@pytest.fixture
+def server() -> Iterator[CQLServer]:
+    with CQLServer() as server:
+        yield server
+
+
+@pytest.fixture
+def raw(server: CQLServer) -> Iterator[RawClient]:
+    client = RawClient(server.port, 5)
+    yield client
+    client.close()
+
+
+def query(text: str) -> QueryMessage:
+    return QueryMessage(text, ConsistencyLevel.ONE)
+
+
+@pytest.mark.parametrize(
+    ("release", "version", "beta", "fragment"),
+    [
+        pytest.param("4.1.5", 66, False, "unsupported protocol version (66)", id="4.x-dse-v2"),
+        pytest.param("4.1.5", 65, False, "supported versions are (3/v3, 4/v4, 5/v5)", id="4.x-dse-v1"),
+        pytest.param("3.11.17", 66, False, "unsupported protocol version (66)", id="3.11-dse-v2"),
+        pytest.param("3.11.17", 5, False, "USE_BETA flag is unset", id="3.11-v5-without-beta"),
+        pytest.param("4.1.5", 2, False, "unsupported protocol version (2)", id="too-old-v2"),
+    ],
+)
+def test_unsupported_versions_get_the_error_the_driver_steps_down_on(
+    release: str, version: int, beta: bool, fragment: str
+) -> None:
+    with CQLServer(release_version=release) as server:
+        client = RawClient(server.port, version)
+        try:
+            client.send(OptionsMessage(), stream=0, beta=beta)
+            if version < 3:  # v1/v2 header: 8 bytes, one-byte stream
+                head = client._take(8)
+                body = client._take(struct.unpack(">i", head[4:])[0])
+                msg = ProtocolHandler.decode_message(head[0] & 0x7F, {}, head[2], head[1], head[3], body, None, None)
+            else:
+                _, msg = client.recv()
+            assert isinstance(msg, ProtocolException)
+            assert fragment in msg.message
+            assert client.closed_by_server()
+        finally:
+            client.close()
+        assert server.stats.snapshot().protocol_errors == 1
+
+
+def test_options_lists_versions_and_no_compression(raw: RawClient) -> None:
+    raw.send(OptionsMessage(), stream=7)
+    stream, msg = raw.recv()
+    assert stream == 7
+    assert isinstance(msg, SupportedMessage)
+    assert msg.options["PROTOCOL_VERSIONS"] == ["3/v3", "4/v4", "5/v5"]
+    assert msg.options["COMPRESSION"] == []
+    assert msg.cql_versions == ["3.4.5"]
+
+
+def test_query_before_startup_is_a_protocol_error_on_a_live_connection(raw: RawClient) -> None:
+    raw.send(query("SELECT * FROM system.local"), stream=3)
+    stream, msg = raw.recv()
+    assert (stream, type(msg)) == (3, ProtocolException)
+    assert "expecting STARTUP or OPTIONS" in msg.message
+    raw.handshake()  # the connection is still usable
+
+
+def test_startup_with_an_unsupported_compression_is_refused(raw: RawClient) -> None:
+    raw.send(StartupMessage(cqlversion="3.4.5", options={"COMPRESSION": "snappy"}))
+    _, msg = raw.recv()
+    assert isinstance(msg, ProtocolException)
+    assert "Unknown compression algorithm: snappy" in msg.message
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        pytest.param(HEADER.pack(0x84, 0, 1, 0x05, 0), id="response-direction-bit"),
+        pytest.param(HEADER.pack(0x04, 0, 1, 0x05, -5), id="negative-length"),
+        pytest.param(HEADER.pack(0x04, 0, 1, 0x07, 512 * 1024 * 1024), id="too-big"),
+    ],
+)
+def test_malformed_frame_headers_get_a_protocol_error_then_close(server: CQLServer, frame: bytes) -> None:
+    client = RawClient(server.port, 4)
+    try:
+        client.send_raw(frame)
+        _, msg = client.recv()
+        assert isinstance(msg, ProtocolException)
+        assert client.closed_by_server()
+    finally:
+        client.close()
+
+
+def test_truncated_body_gets_a_protocol_error_and_the_connection_stays(raw: RawClient) -> None:
+    raw.handshake()
+    body = struct.pack(">i", 1000) + b"SELECT"  # [long string] claims 1000 bytes, has 6
+    raw.send_raw(HEADER.pack(5, 0, 9, 0x07, len(body)) + body)
+    stream, msg = raw.recv()
+    assert (stream, type(msg)) == (9, ProtocolException)
+    raw.send(query("SELECT release_version FROM system.local"), stream=10)
+    stream, msg = raw.recv()
+    assert stream == 10
+    assert isinstance(msg, ResultMessage)
+
+
+def test_unknown_opcode_and_version_switch_are_refused(raw: RawClient) -> None:
+    raw.handshake()
+    raw.send_raw(HEADER.pack(5, 0, 4, 0x2A, 0))
+    stream, msg = raw.recv()
+    assert (stream, type(msg)) == (4, ProtocolException)
+    assert "Unknown opcode 42" in msg.message
+    raw.send(query("SELECT release_version FROM system.local"), stream=5, version=4)
+    _, msg = raw.recv()
+    assert isinstance(msg, ProtocolException)
+    assert "Invalid message version" in msg.message
+
+
+def test_v5_segment_with_a_bad_crc_is_fatal(raw: RawClient) -> None:
+    raw.handshake()
+    out = io.BytesIO()
+    SegmentCodec().encode(out, ProtocolHandler.encode_message(query("SELECT 1"), 2, 5, None, False))
+    corrupted = bytearray(out.getvalue())
+    corrupted[-1] ^= 0xFF
+    raw.sock.sendall(bytes(corrupted))
+    _, msg = raw.recv()
+    assert isinstance(msg, ProtocolException)
+    assert "CRC mismatch" in msg.message
+    assert raw.closed_by_server()
+
+
+def test_many_streams_multiplexed_in_one_write_are_each_answered(raw: RawClient) -> None:
+    raw.handshake()
+    frames = b"".join(
+        ProtocolHandler.encode_message(query("SELECT release_version FROM system.local"), s, 5, None, False)
+        for s in range(100, 150)
+    )
+    out = io.BytesIO()
+    SegmentCodec().encode(out, frames)  # one segment holding 50 frames
+    raw.sock.sendall(out.getvalue())
+    streams = set()
+    for _ in range(50):
+        stream, msg = raw.recv()
+        assert isinstance(msg, ResultMessage)
+        assert msg.parsed_rows[0][0] == "4.1.5"
+        streams.add(stream)
+    assert streams == set(range(100, 150))
+
+
+def test_registered_connection_receives_schema_change_events(server: CQLServer, raw: RawClient) -> None:
+    raw.handshake()
+    raw.send(RegisterMessage(event_list=["SCHEMA_CHANGE"]), stream=1)
+    assert isinstance(raw.recv()[1], ReadyMessage)
+    client = Cluster(contact_points=["127.0.0.1"], port=server.port)
+    try:
+        client.connect().execute(
+            "CREATE KEYSPACE evks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"
+        )
+    finally:
+        client.shutdown()
+    deadline = time.monotonic() + 5
+    for _ in range(20):
+        stream, msg = raw.recv()
+        if isinstance(msg, EventMessage):
+            break
+        assert time.monotonic() < deadline
+    assert stream == -1
+    assert msg.event_type == "SCHEMA_CHANGE"
+    assert msg.event_args == {"target_type": "KEYSPACE", "change_type": "CREATED", "keyspace": "evks"}
+
+
+@pytest.mark.parametrize("size", [0, 10, segments.MAX_PAYLOAD, 300_000])
+def test_segments_match_the_driver_codec(size: int) -> None:
+    payload = bytes(range(256)) * (size // 256 + 1)
+    payload = payload[:size]
+    theirs = io.BytesIO()
+    SegmentCodec().encode(theirs, payload)
+    assert segments.encode(payload) == theirs.getvalue()
+    raw, out = bytearray(theirs.getvalue()), bytearray()
+    segments.decode(raw, out)
+    assert (bytes(out), raw) == (payload, bytearray())
+
+
+@pytest.mark.parametrize(
+    "cqltype",
+    [
+        cqltypes.Int32Type,
+        cqltypes.UTF8Type,
+        cqltypes.TimeUUIDType,
+        cqltypes.ListType.apply_parameters((cqltypes.LongType,)),
+        cqltypes.MapType.apply_parameters((cqltypes.UTF8Type, cqltypes.SetType.apply_parameters((cqltypes.UUIDType,)))),
+        cqltypes.TupleType.apply_parameters((cqltypes.Int32Type, cqltypes.BytesType)),
+        cqltypes.UserType.make_udt_class("ks", "address", ("street", "zip"), (cqltypes.UTF8Type, cqltypes.Int32Type)),
+    ],
+    ids=lambda t: t.cql_parameterized_type(),
+)
+@pytest.mark.parametrize("version", [3, 4, 5])
+def test_type_options_decode_to_the_same_driver_type(cqltype: Any, version: int) -> None:
+    decoded = ResultMessage.read_type(io.BytesIO(typecodes.option(cqltype, version)), {})
+    assert decoded.cql_parameterized_type() == cqltype.cql_parameterized_type()
+
+
+@pytest.mark.parametrize("name", sorted(errors.ERRORS_BY_NAME))
+def test_every_error_class_decodes_to_the_driver_error_with_its_fields(name: str) -> None:
+    exc = build_error(name, "boom")
+    opcode, body = enc.error(exc)
+    msg = ErrorMessage.recv_body(io.BytesIO(body), 5)
+    assert (opcode, msg.code, msg.message) == (0x00, exc.code, "boom")
+    if isinstance(exc, errors.ReadTimeout):
+        assert msg.info == {
+            "consistency": 1,
+            "received_responses": 0,
+            "required_responses": 1,
+            "data_retrieved": False,
+        }
+    if isinstance(exc, errors.Unavailable):
+        assert msg.info == {"consistency": 1, "required_replicas": 1, "alive_replicas": 0}
+
+
+def test_wait_for_is_bounded(server: CQLServer) -> None:
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="connections_opened is 0"):
+        server.stats.wait_for("connections_opened", 3, timeout=0.2)
+    assert time.monotonic() - started < 1.0
