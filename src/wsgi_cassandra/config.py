@@ -64,12 +64,18 @@ class Settings:
     warmer: str = "auto"
     warm_timeout: float = 10.0
     shutdown_timeout: float = 5.0
+    retry_max: float = 30.0
     ssl: bool = False
     ssl_ca: str | None = None
     ssl_cert: str | None = None
     ssl_key: str | None = None
     ssl_check_hostname: bool = True
     health_path: str | None = None
+    # Fast connect (docs/performance.md): the profile, and the parts it turns on that are also settable alone.
+    fast_connect: bool = False
+    schema_metadata: str = "full"
+    metadata_keyspaces: tuple[str, ...] = ()
+    warm_jitter: float = 0.0
 
     @property
     def uses_tls(self) -> bool:
@@ -86,6 +92,8 @@ class Settings:
                 raise ConfigurationError(f"unknown setting {name!r}; accepted: {', '.join(sorted(_CONVERTERS))}")
             given = Secret(value) if name == "password" and isinstance(value, str) else value
             values[name] = _CONVERTERS[name](given, f"{name}= argument")
+        if values.get("fast_connect") and "schema_metadata" not in values:
+            values["schema_metadata"] = "background"
         settings = cls(**values)
         settings._check_credentials()
         if settings.ssl_key is not None and settings.ssl_cert is None:
@@ -229,6 +237,33 @@ def _url_path(value: object, source: str) -> str:
     return path
 
 
+SCHEMA_METADATA = ("full", "keyspaces", "background", "none")
+
+
+def _schema_metadata(value: object, source: str) -> str:
+    mode = str(value).strip().lower()
+    if mode not in SCHEMA_METADATA:
+        raise _bad(source, value, ", ".join(SCHEMA_METADATA))
+    return mode
+
+
+def _keyspaces(value: object, source: str) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise _bad(source, value, "a comma-separated string or a list of keyspace names")
+    return tuple(_keyspace(item, source) for item in items if str(item).strip())
+
+
+def _jitter(value: object, source: str) -> float:
+    try:
+        seconds = float(str(value).strip()) if not isinstance(value, bool) else -1.0
+    except ValueError:
+        seconds = -1.0
+    if not (0 <= seconds <= 60):
+        raise _bad(source, value, "a number of seconds from 0 to 60, e.g. 0.5")
+    return seconds
+
+
 _CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
     "contact_points": _contact_points,
     "port": _port,
@@ -241,12 +276,17 @@ _CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
     "warmer": _warmer,
     "warm_timeout": _seconds,
     "shutdown_timeout": _seconds,
+    "retry_max": _seconds,
     "ssl": _flag,
     "ssl_ca": _file,
     "ssl_cert": _file,
     "ssl_key": _file,
     "ssl_check_hostname": _flag,
     "health_path": _url_path,
+    "fast_connect": _flag,
+    "schema_metadata": _schema_metadata,
+    "metadata_keyspaces": _keyspaces,
+    "warm_jitter": _jitter,
 }
 assert set(_CONVERTERS) == {f.name for f in fields(Settings)}
 
@@ -262,12 +302,17 @@ ENV_VARS: dict[str, str] = {
     "WSGI_CASSANDRA_WARMER": "warmer",
     "WSGI_CASSANDRA_WARM_TIMEOUT": "warm_timeout",
     "WSGI_CASSANDRA_SHUTDOWN_TIMEOUT": "shutdown_timeout",
+    "WSGI_CASSANDRA_RETRY_MAX": "retry_max",
     "CASSANDRA_SSL": "ssl",
     "CASSANDRA_SSL_CA": "ssl_ca",
     "CASSANDRA_SSL_CERT": "ssl_cert",
     "CASSANDRA_SSL_KEY": "ssl_key",
     "CASSANDRA_SSL_CHECK_HOSTNAME": "ssl_check_hostname",
     "WSGI_CASSANDRA_HEALTH_PATH": "health_path",
+    "WSGI_CASSANDRA_FAST_CONNECT": "fast_connect",
+    "WSGI_CASSANDRA_SCHEMA_METADATA": "schema_metadata",
+    "WSGI_CASSANDRA_METADATA_KEYSPACES": "metadata_keyspaces",
+    "WSGI_CASSANDRA_WARM_JITTER": "warm_jitter",
 }
 
 

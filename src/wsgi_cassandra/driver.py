@@ -46,6 +46,8 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
         # The driver's default waits up to 10 minutes between reconnections to a down node; a web worker
         # should notice a recovered cluster within a minute.
         "reconnection_policy": ExponentialReconnectionPolicy(base_delay=1.0, max_delay=60.0),
+        # Fast connect: no full schema download; the app's keyspaces are fetched alone (see fastconnect.py).
+        "schema_metadata_enabled": settings.schema_metadata == "full",
     }
     context = tls if tls is not None else ssl_context(settings)
     if context is not None:
@@ -69,6 +71,11 @@ def cluster_factory(settings: Settings) -> ClusterFactory:
     def build() -> Cluster:
         from cassandra.cluster import Cluster
 
-        return Cluster(**cluster_kwargs(settings, tls))
+        cluster = Cluster(**cluster_kwargs(settings, tls))
+        if settings.fast_connect and settings.protocol_version is None:
+            from .fastconnect import start_at_newest_stable
+
+            start_at_newest_stable(cluster)
+        return cluster
 
     return build

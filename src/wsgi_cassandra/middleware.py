@@ -25,7 +25,8 @@ from .connect import Connector
 from .driver import cluster_factory as settings_cluster_factory
 from .errors import ConfigurationError
 from .health import health_response
-from .holder import SessionHolder
+from .holder import Backoff, SessionHolder
+from .statements import UnavailableStatements, as_statements
 from .unavailable import serve_unavailable
 from .warmers import Warmer, get_warmer
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from cassandra.cluster import Cluster
 
     from .config import Secret
+    from .statements import Statements
 
 __all__ = ["CassandraMiddleware"]
 
@@ -62,6 +64,7 @@ class CassandraMiddleware:
         "_get",
         "_health",
         "_key",
+        "_statements_key",
         "holder",
         "settings",
         "warmer",
@@ -86,12 +89,19 @@ class CassandraMiddleware:
         connect_timeout: float | None = None,
         warm_timeout: float | None = None,
         shutdown_timeout: float | None = None,
+        retry_max: float | None = None,
         health_path: str | None = None,
         ssl: bool | None = None,
         ssl_ca: str | None = None,
         ssl_cert: str | None = None,
         ssl_key: str | None = None,
         ssl_check_hostname: bool | None = None,
+        fast_connect: bool | None = None,
+        schema_metadata: str | None = None,
+        metadata_keyspaces: str | list[str] | tuple[str, ...] | None = None,
+        warm_jitter: float | None = None,
+        statements: Mapping[str, str] | Statements | None = None,
+        statements_environ_key: str = "cassandra.statements",
         environ: Mapping[str, str] | None = None,
     ) -> None:
         if not callable(app):
@@ -113,25 +123,39 @@ class CassandraMiddleware:
                 "warmer": warmer if isinstance(warmer, str) else None,
                 "warm_timeout": warm_timeout,
                 "shutdown_timeout": shutdown_timeout,
+                "retry_max": retry_max,
                 "health_path": health_path,
                 "ssl": ssl,
                 "ssl_ca": ssl_ca,
                 "ssl_cert": ssl_cert,
                 "ssl_key": ssl_key,
                 "ssl_check_hostname": ssl_check_hostname,
+                "fast_connect": fast_connect,
+                "schema_metadata": schema_metadata,
+                "metadata_keyspaces": metadata_keyspaces,
+                "warm_jitter": warm_jitter,
             },
             environ,
         )
         factory = cluster_factory or settings_cluster_factory(self.settings)
         self.holder = SessionHolder(
-            Connector(factory, keyspace=self.settings.keyspace),
+            Connector(
+                factory,
+                keyspace=self.settings.keyspace,
+                statements=as_statements(statements),
+                schema_metadata=self.settings.schema_metadata,
+                metadata_keyspaces=self.settings.metadata_keyspaces,
+                warm_jitter=self.settings.warm_jitter,
+            ),
             warm_timeout=self.settings.warm_timeout,
             shutdown_timeout=self.settings.shutdown_timeout,
+            backoff=Backoff(maximum=self.settings.retry_max),
         )
         self.warmer = get_warmer(warmer if warmer is not None and not isinstance(warmer, str) else self.settings.warmer)
         self._app = app
         self._key = environ_key
         self._cluster_key = cluster_environ_key
+        self._statements_key = statements_environ_key
         self._convert = on_unavailable == "503"
         self._health = self.settings.health_path
         self._current = self.holder.current
@@ -143,17 +167,20 @@ class CassandraMiddleware:
             return health_response(self.holder, start_response)
         connected = self._current() or self._get()
         if connected is None:
+            error = self.holder.unavailable()
+            environ[self._statements_key] = UnavailableStatements(error, environ)
             return serve_unavailable(
                 self._app,
                 environ,
                 start_response,
-                self.holder.unavailable(),
+                error,
                 session_key=self._key,
                 cluster_key=self._cluster_key,
                 convert=self._convert,
             )
         environ[self._key] = connected.session
         environ[self._cluster_key] = connected.cluster
+        environ[self._statements_key] = connected.statements
         return self._app(environ, start_response)
 
     def shutdown(self, timeout: float | None = None) -> bool:
