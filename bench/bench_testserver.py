@@ -89,6 +89,44 @@ def _reads(port: int, reads: int, seconds: float, concurrency: int) -> dict[str,
         cluster.shutdown()
 
 
+def _raw_capacity(port: int, reads: int, seconds: float, window: int = 128) -> tuple[int, float]:
+    """Server-side capacity: pipelined v4 EXECUTEs from a raw socket, so the driver's cost is out."""
+    from cassandra.protocol import ExecuteMessage, PrepareMessage, ProtocolHandler, StartupMessage
+
+    def frame(msg: Any, stream: int) -> bytes:
+        return bytes(ProtocolHandler.encode_message(msg, stream, 4, None, False))
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        buf = bytearray()
+
+        def read_frames(count: int) -> list[bytes]:
+            bodies = []
+            while len(bodies) < count:
+                while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[5:9], "big"):
+                    end = 9 + int.from_bytes(buf[5:9], "big")
+                    bodies.append(bytes(buf[:end]))
+                    del buf[:end]
+                if len(bodies) < count:
+                    chunk = sock.recv(1 << 20)
+                    if not chunk:
+                        raise ConnectionError("server closed the connection")
+                    buf.extend(chunk)
+            return bodies
+
+        sock.sendall(frame(StartupMessage(cqlversion="3.4.5", options={}), 0))
+        read_frames(1)
+        sock.sendall(frame(PrepareMessage("SELECT v FROM bench.kv WHERE k = ?"), 1))
+        prepared = read_frames(1)[0]
+        query_id = prepared[9 + 4 + 2 : 9 + 4 + 2 + int.from_bytes(prepared[13:15], "big")]
+        batch = b"".join(frame(ExecuteMessage(query_id, [(i % 100).to_bytes(4, "big")], 1), i) for i in range(window))
+        done, started = 0, time.perf_counter()
+        while done < reads and time.perf_counter() - started < seconds:
+            sock.sendall(batch)
+            read_frames(window)
+            done += window
+        return done, done / (time.perf_counter() - started)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connects", type=int, default=7)
@@ -101,6 +139,7 @@ def main() -> int:
     try:
         connects = _connect_times(port, args.connects)
         reads = _reads(port, args.reads, args.seconds, args.concurrency)
+        raw_done, raw_rate = _raw_capacity(port, args.reads, args.seconds / 2)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -112,6 +151,7 @@ def main() -> int:
         ("connect (min / max)", f"{min(connects) * 1000:.1f} / {max(connects) * 1000:.1f} ms"),
         (f"prepared reads, sequential ({reads['sync_n']})", f"{reads['sync']:.0f} /s"),
         (f"prepared reads, concurrency {concurrency} ({reads['concurrent_n']})", f"{reads['concurrent']:.0f} /s"),
+        (f"server capacity, pipelined raw v4 ({raw_done})", f"{raw_rate:.0f} /s"),
     ]
     width = max(len(name) for name, _ in rows)
     print(f"{'measure'.ljust(width)} | value")
