@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -193,3 +194,21 @@ def test_command_line_server_prints_one_line_and_stops_on_sigterm() -> None:
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_tls_is_served_with_the_given_context() -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    ca.configure_trust(client_context)
+    with CQLServer(ssl_context=server_context) as server:
+        options = {"ssl_context": client_context, "ssl_options": {"server_hostname": "127.0.0.1"}}
+        with driver(server, **options) as cluster:
+            row = cluster.connect().execute("SELECT release_version FROM system.local").one()
+            assert row.release_version == server.release_version
+        # A plain-text client gets no CQL answer from a TLS port.
+        with driver(server, connect_timeout=1) as cluster, pytest.raises(NoHostAvailable):
+            cluster.connect()
+        assert server.stats.wait_for("connections_open", 0, timeout=5) == 0
