@@ -16,6 +16,7 @@ import pytest
 from cassandra import AuthenticationFailed
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, NoHostAvailable
+from cassandra.query import BatchStatement, SimpleStatement
 
 from wsgi_cassandra.testing import CQLServer, CQLServerError
 
@@ -212,3 +213,22 @@ def test_tls_is_served_with_the_given_context() -> None:
         with driver(server, connect_timeout=1) as cluster, pytest.raises(NoHostAvailable):
             cluster.connect()
         assert server.stats.wait_for("connections_open", 0, timeout=5) == 0
+
+
+@pytest.mark.parametrize("version", [pytest.param(None, id="v5"), pytest.param(4, id="v4")])
+def test_batch_and_paging_through_the_driver(version: int | None) -> None:
+    options = {} if version is None else {"protocol_version": version}
+    with CQLServer() as server, driver(server, **options) as cluster:
+        session = cluster.connect()
+        session.execute(KEYSPACE)
+        session.execute("CREATE TABLE ks.items (p int, c int, v text, PRIMARY KEY (p, c))")
+        insert = session.prepare("INSERT INTO ks.items (p, c, v) VALUES (?, ?, ?)")
+        batch = BatchStatement()
+        for c in range(25):
+            batch.add(insert, (1, c, f"v{c}"))
+        session.execute(batch)
+        assert server.stats.requests["BATCH"] == 1
+        statement = SimpleStatement("SELECT c FROM ks.items WHERE p = 1", fetch_size=10)
+        result = session.execute(statement)
+        assert result.has_more_pages
+        assert [row.c for row in result] == list(range(25))  # three pages, fetched as iterated
