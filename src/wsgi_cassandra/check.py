@@ -1,0 +1,227 @@
+"""``python -m wsgi_cassandra check``: will this configuration work here, and how fast does it connect?
+
+Before deploying, or when a worker logs a slow or failing warm-up, run the check with the same
+environment as the web server. It reads the settings the middleware would read, shows them (passwords
+masked) and the warmer ``auto`` would pick in this process, connects once exactly like a worker does,
+and prints where the connect time went, what was negotiated, what the cluster looks like, and what to
+change::
+
+    $ CASSANDRA_CONTACT_POINTS=10.0.0.1 python -m wsgi_cassandra check
+
+Exit status: 0 connected, 1 cannot connect (unreachable, authentication, missing keyspace), 2 the
+configuration itself is invalid.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, TextIO
+
+from .config import ENV_VARS, Settings
+from .errors import ConfigurationError, WarmerUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .connect import Connected
+
+__all__ = ["EXIT_CANNOT_CONNECT", "EXIT_CONFIG", "EXIT_OK", "run_check"]
+
+EXIT_OK, EXIT_CANNOT_CONNECT, EXIT_CONFIG = 0, 1, 2
+
+# Above these, the schema download is worth avoiding with the fast-connect profile.
+LARGE_SCHEMA_TABLES = 200
+SLOW_SCHEMA_MS = 200.0
+
+
+def run_check(environ: Mapping[str, str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the whole check, printing the report to ``out`` (stdout) and failures to ``err`` (stderr);
+    returns the exit status."""
+    environ = os.environ if environ is None else environ
+    out, err = out or sys.stdout, err or sys.stderr
+    try:
+        settings = Settings.resolve({}, environ)
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    print("Configuration (explicit arguments would beat these):", file=out)
+    for name, value, source in describe_settings(settings, environ):
+        print(f"  {name:<22} {value:<34} {source}", file=out)
+    try:
+        print(f"Warmer: {describe_warmer(settings.warmer)}", file=out)
+        connector = _Connector(settings)
+    except ConfigurationError as exc:
+        print(f"configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    points = ", ".join(settings.contact_points)
+    print(f"Connecting to {points} (port {settings.port}) ...", file=out, flush=True)
+    try:
+        connected = connector(os.getpid())
+    except Exception as exc:
+        from .diagnose import describe_error
+
+        print(f"cannot connect: {describe_error(exc)}", file=err)
+        return EXIT_CANNOT_CONNECT
+    try:
+        for line in report(settings, connected, first_version=connector.first_version):
+            print(line, file=out)
+    finally:
+        connected.cluster.shutdown()
+    return EXIT_OK
+
+
+def describe_settings(settings: Settings, environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(setting, value as shown, where it came from) for every setting; secrets are masked."""
+    variables = {name: var for var, name in ENV_VARS.items()}
+    rows = []
+    for item in fields(Settings):
+        value = getattr(settings, item.name)
+        if item.name == "password":
+            shown = "-" if value is None else "******** (set)"
+            given = [var for var in ("CASSANDRA_PASSWORD", "CASSANDRA_PASSWORD_FILE") if environ.get(var)]
+            source = given[0] if given else "default"
+        else:
+            shown = ",".join(value) if isinstance(value, tuple) else str(value)
+            shown = "-" if value is None or not shown else shown
+            var = variables.get(item.name)
+            source = var if var is not None and (environ.get(var) or "").strip() else "default"
+        rows.append((item.name, shown, source))
+    return rows
+
+
+def describe_warmer(name: str) -> str:
+    """What the configured warmer does in this process; ``auto`` says which hooks it would use here."""
+    from .warmers import get_warmer
+
+    warmer = get_warmer(name)  # unknown names raise ConfigurationError
+    if warmer.name != "auto":
+        return f"{warmer.name} (WSGI_CASSANDRA_WARMER)"
+    from .warmers.auto import CANDIDATES
+
+    usable = []
+    for candidate in CANDIDATES:
+        try:
+            _probe(candidate)
+        except WarmerUnavailable:
+            continue
+        usable.append(candidate)
+        if candidate != "fork":
+            break
+    return f"auto -> {' + '.join([*usable, 'lazy'])} in this process (in a worker it picks that server's hooks)"
+
+
+def _probe(candidate: str) -> None:
+    """Install ``candidate`` on a holder that is never used: raises WarmerUnavailable when it cannot work."""
+    from .holder import SessionHolder
+    from .warmers import get_warmer
+
+    def never(pid: int) -> Connected:
+        raise WarmerUnavailable("the check's probe holder never connects")
+
+    get_warmer(candidate).install(SessionHolder(never))
+
+
+class _Connector:
+    """The worker's connector (same settings, no jitter), remembering the protocol version it started at."""
+
+    def __init__(self, settings: Settings) -> None:
+        from .connect import Connector
+        from .driver import cluster_factory
+
+        build = cluster_factory(settings)  # unreadable TLS files raise ConfigurationError here
+        self.first_version: int | None = None
+
+        def factory() -> Any:
+            cluster = build()
+            self.first_version = cluster.protocol_version
+            return cluster
+
+        self._connect = Connector(
+            factory,
+            keyspace=settings.keyspace,
+            schema_metadata=settings.schema_metadata,
+            metadata_keyspaces=settings.metadata_keyspaces,
+        )
+
+    def __call__(self, pid: int) -> Connected:
+        return self._connect(pid)
+
+
+def report(settings: Settings, connected: Connected, *, first_version: int | None) -> list[str]:
+    """The lines after a successful connect: phases, what was negotiated, the cluster, and advice."""
+    cluster = connected.cluster
+    lines = [f"Connected in {connected.total_ms:.0f} ms:"]
+    lines += [f"  {phase:<22} {ms:8.1f} ms" for phase, ms in connected.phases.items()]
+    hosts = list(cluster.metadata.all_hosts())
+    up = [host for host in hosts if host.is_up]
+    releases = sorted({str(host.release_version) for host in hosts if host.release_version})
+    dcs: dict[str, int] = {}
+    for host in hosts:
+        dcs[str(host.datacenter)] = dcs.get(str(host.datacenter), 0) + 1
+    negotiated = cluster.protocol_version
+    downgraded = settings.protocol_version is None and first_version is not None and negotiated != first_version
+    keyspaces = cluster.metadata.keyspaces
+    user = {name: ks for name, ks in keyspaces.items() if not name.startswith(("system", "dse_"))}
+    tables = sum(len(ks.tables) for ks in keyspaces.values())
+    user_tables = sum(len(ks.tables) for ks in user.values())
+    version_note = (
+        f"negotiated down from {first_version}"
+        if downgraded
+        else "pinned"
+        if settings.protocol_version
+        else "first try"
+    )
+    lines += [
+        "Cluster:",
+        f"  protocol version       {negotiated} ({version_note})",
+        f"  release version        {', '.join(releases) or 'unknown'}",
+        f"  data centres           {', '.join(f'{dc} ({n} host(s))' for dc, n in sorted(dcs.items()))}",
+        f"  hosts                  {len(up)} up of {len(hosts)}",
+        f"  schema                 {len(keyspaces)} keyspaces ({len(user)} user), {tables} tables ({user_tables} user)"
+        + ("" if settings.schema_metadata == "full" else f"; schema metadata: {settings.schema_metadata}"),
+        "Advice:",
+    ]
+    advice = _advice(settings, connected, negotiated=negotiated, downgraded=downgraded, dcs=dcs, tables=tables)
+    lines += [f"  - {item}" for item in advice] or ["  - none: this configuration connects as fast as it can"]
+    return lines
+
+
+def _advice(
+    settings: Settings, connected: Connected, *, negotiated: int, downgraded: bool, dcs: dict[str, int], tables: int
+) -> list[str]:
+    advice = []
+    phases = connected.phases
+    if downgraded:
+        advice.append(
+            f"set CASSANDRA_PROTOCOL_VERSION={negotiated}: the driver stepped down to it, which costs every worker "
+            "extra round trips (and warnings in its log) on each connect"
+        )
+    if settings.local_dc is not None and settings.local_dc not in dcs:
+        advice.append(
+            f"CASSANDRA_LOCAL_DC={settings.local_dc} names no data centre of this cluster; "
+            f"accepted: {', '.join(sorted(dcs))}"
+        )
+    elif settings.local_dc is None and len(dcs) > 1:
+        advice.append(
+            f"set CASSANDRA_LOCAL_DC to the data centre next to these web servers (one of {', '.join(sorted(dcs))}): "
+            "otherwise the DC of the first contact point that answers is used"
+        )
+    schema_ms = phases.get("schema", 0.0)
+    if settings.schema_metadata == "full" and (tables > LARGE_SCHEMA_TABLES or schema_ms > SLOW_SCHEMA_MS):
+        advice.append(
+            f"the schema download took {schema_ms:.0f} ms for {tables} tables: set WSGI_CASSANDRA_FAST_CONNECT=1 "
+            "so that workers fetch only their keyspaces' metadata"
+        )
+    total_s = connected.total_ms / 1000.0
+    if total_s > settings.warm_timeout / 2:
+        advice.append(
+            f"the connect took {total_s:.1f} s, over half of WSGI_CASSANDRA_WARM_TIMEOUT={settings.warm_timeout:g}: "
+            "raise it, or first requests may find no session yet"
+        )
+    if len(settings.contact_points) == 1 and len(connected.cluster.metadata.all_hosts()) > 1:
+        advice.append(
+            "list two or more hosts in CASSANDRA_CONTACT_POINTS: with one, no worker can start while that host is down"
+        )
+    return advice

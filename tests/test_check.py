@@ -1,0 +1,128 @@
+"""``python -m wsgi_cassandra check`` as a user runs it: a real subprocess, its exit status and its words."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+import pytest
+
+from wsgi_cassandra.testing import CQLServer
+
+if TYPE_CHECKING:
+    from tests.support.target import Target
+
+pytestmark = pytest.mark.integration
+
+
+def run_check(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wsgi_cassandra", "check", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_connects_and_reports_phases_cluster_and_advice(cassandra: Target, keyspace: str) -> None:
+    result = run_check(cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace))
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert f"keyspace               {keyspace}" in out
+    assert "CASSANDRA_KEYSPACE" in out
+    assert "Warmer: auto -> fork + lazy" in out
+    assert "Connected in " in out
+    for phase in ("control_connection", "schema", "pools"):
+        assert f"  {phase}" in out
+    assert "protocol version" in out
+    assert "release version" in out
+    assert "data centres" in out
+    if cassandra.server is not None:
+        assert "7 keyspaces (1 user)" in out  # the test keyspace, with its one table
+        assert "release version        4." in out
+        assert "datacenter1 (1 host(s))" in out
+        assert "negotiated down from" in out  # the driver starts above what the server speaks...
+        assert "set CASSANDRA_PROTOCOL_VERSION=5" in out  # ...so pinning is the advice
+
+
+def test_pinned_protocol_version_needs_no_advice(cassandra: Target) -> None:
+    server = cassandra.embedded
+    env = cassandra.subprocess_env(CASSANDRA_PROTOCOL_VERSION="5")
+
+    result = run_check(env)
+
+    assert result.returncode == 0, result.stderr
+    assert "protocol version       5 (pinned)" in result.stdout
+    assert "none: this configuration connects as fast as it can" in result.stdout
+    assert server.running
+
+
+def test_wrong_password_exits_1_and_never_shows_the_password() -> None:
+    with CQLServer(credentials={"web": "right-secret"}) as server:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "CASSANDRA_CONTACT_POINTS": server.host,
+            "CASSANDRA_PORT": str(server.port),
+            "CASSANDRA_USERNAME": "web",
+            "CASSANDRA_PASSWORD": "wrong-secret",
+        }
+        failed = run_check(env)
+        env["CASSANDRA_PASSWORD"] = "right-secret"
+        succeeded = run_check(env)
+
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "cannot connect: authentication failed" in failed.stderr
+    assert "CASSANDRA_PASSWORD" in failed.stderr
+    assert succeeded.returncode == 0, succeeded.stderr
+    assert "******** (set)" in succeeded.stdout
+    for result in (failed, succeeded):
+        assert "secret" not in result.stdout + result.stderr
+
+
+def test_unreachable_host_exits_1_naming_the_settings() -> None:
+    env = {"PATH": "/usr/bin:/bin", "CASSANDRA_CONTACT_POINTS": "127.0.0.1", "CASSANDRA_PORT": str(unused_port())}
+
+    result = run_check(env)
+
+    assert result.returncode == 1
+    assert "cannot connect: no Cassandra host reachable" in result.stderr
+    assert "check CASSANDRA_CONTACT_POINTS and CASSANDRA_PORT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        pytest.param("CASSANDRA_PORT", "nine", "CASSANDRA_PORT = 'nine' is not valid", id="port"),
+        pytest.param("WSGI_CASSANDRA_WARMER", "turbo", "'turbo' is not a known warmer", id="warmer"),
+        pytest.param("CASSANDRA_USERNAME", "web", "CASSANDRA_USERNAME is set but no password", id="no-password"),
+    ],
+)
+def test_bad_configuration_exits_2_naming_the_setting(variable: str, value: str, message: str) -> None:
+    result = run_check({"PATH": "/usr/bin:/bin", variable: value})
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("configuration error: ")
+    assert message in result.stderr
+    assert "Connecting" not in result.stdout
+
+
+def test_without_a_command_prints_usage_and_exits_2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "wsgi_cassandra"], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 2
+    assert "check" in result.stderr
