@@ -29,10 +29,7 @@ def is_permanent(exc: BaseException) -> bool:
 def describe_error(exc: BaseException) -> str:
     """One line for logs, health checks and 503 bodies: the cause and, where known, the setting to fix."""
     if _is_auth_failure(exc):
-        return (
-            "authentication failed: check CASSANDRA_USERNAME and CASSANDRA_PASSWORD "
-            "(or CASSANDRA_PASSWORD_FILE)"
-        )
+        return "authentication failed: check CASSANDRA_USERNAME and CASSANDRA_PASSWORD (or CASSANDRA_PASSWORD_FILE)"
     if _is_missing_keyspace(exc):
         return f"{_first_line(exc)}: create it, or fix CASSANDRA_KEYSPACE"
     if type(exc).__name__ == "NoHostAvailable":

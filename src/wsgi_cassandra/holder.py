@@ -16,6 +16,7 @@ exponential backoff and jitter while requests get a fast "unavailable" instead o
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import os
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 _holders: weakref.WeakSet[SessionHolder] = weakref.WeakSet()
 _fork_hook_installed = False
+_exit_hook_installed = False
 
 
 def all_holders() -> list[SessionHolder]:
@@ -210,6 +212,7 @@ class SessionHolder:
         closer.start()
         closer.join(self.shutdown_timeout if timeout is None else timeout)
         if closer.is_alive():
+            _forget_in_driver(connected.cluster)
             log.warning(
                 "pid %d: Cassandra cluster shutdown did not finish within %.1f s; exiting anyway",
                 proc.pid,
@@ -244,6 +247,7 @@ class SessionHolder:
                 proc.thread = thread
 
     def _run(self, proc: _Process) -> None:
+        _install_exit_hook()
         while not proc.stop.is_set():
             proc.attempts += 1
             started = time.perf_counter()
@@ -319,6 +323,62 @@ class _HostWatch:
 
     def on_remove(self, host: Any) -> None:
         self._refresh(host, False)
+
+
+def _shutdown_at_exit() -> None:
+    """At interpreter exit: close this process's clusters within their ``shutdown_timeout``.
+
+    The driver's own exit handler calls ``Cluster.shutdown()`` without a bound, and that waits for a connect
+    still in progress (it holds the cluster's lock for up to ``connect_timeout`` per contact point: 15 s
+    against three black-holed nodes). This handler runs first, closes what it can in time and takes
+    whatever is still busy out of the driver's list; the driver's threads are daemons and die with us.
+    """
+    pid = os.getpid()
+    holders = [holder for holder in all_holders() if holder._proc.pid == pid]
+    deadline = time.monotonic() + max((holder.shutdown_timeout for holder in holders), default=0.0)
+    for holder in holders:
+        holder.shutdown(max(0.05, deadline - time.monotonic()))
+    _forget_busy_clusters()
+
+
+def _forget_in_driver(cluster: Any) -> None:
+    """Take ``cluster`` out of the set the driver shuts down, unbounded, at exit (a private driver detail)."""
+    try:
+        from cassandra import cluster as driver
+    except ImportError:  # pragma: no cover - the driver is a dependency
+        return
+    registered = getattr(driver, "_clusters_for_shutdown", None)
+    if isinstance(registered, set):
+        registered.discard(cluster)
+
+
+def _forget_busy_clusters() -> None:
+    """Forget clusters whose lock another thread holds: a ``connect()`` in progress (or a shutdown stuck)."""
+    try:
+        from cassandra import cluster as driver
+    except ImportError:  # pragma: no cover
+        return
+    for cluster in list(getattr(driver, "_clusters_for_shutdown", ())):
+        lock = getattr(cluster, "_lock", None)
+        if lock is None:
+            continue
+        if lock.acquire(blocking=False):
+            lock.release()
+        else:
+            _forget_in_driver(cluster)
+            log.debug("pid %d: not waiting at exit for a Cassandra connect still in progress", os.getpid())
+
+
+def _install_exit_hook() -> None:
+    """Register :func:`_shutdown_at_exit` once per process tree, *after* the driver registered its own:
+    ``atexit`` runs handlers last-in first-out, so ours runs before the driver's."""
+    global _exit_hook_installed
+    if _exit_hook_installed:
+        return
+    import cassandra.cluster  # noqa: F401 - the driver registers its exit handler on import
+
+    atexit.register(_shutdown_at_exit)
+    _exit_hook_installed = True
 
 
 def _after_fork_in_child() -> None:

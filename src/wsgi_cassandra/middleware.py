@@ -18,6 +18,7 @@ not wrapped. While no session is ready, routes that use it get a fast ``503`` (s
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Callable
 
 from .config import Settings
@@ -27,7 +28,7 @@ from .errors import ConfigurationError
 from .health import health_response
 from .holder import Backoff, SessionHolder
 from .statements import UnavailableStatements, as_statements
-from .unavailable import serve_unavailable
+from .unavailable import no_host_error, respond_503, serve_unavailable
 from .warmers import Warmer, get_warmer
 
 if TYPE_CHECKING:
@@ -181,7 +182,13 @@ class CassandraMiddleware:
         environ[self._key] = connected.session
         environ[self._cluster_key] = connected.cluster
         environ[self._statements_key] = connected.statements
-        return self._app(environ, start_response)
+        try:
+            return self._app(environ, start_response)
+        except Exception as exc:  # free when nothing is raised; see unavailable.no_host_error
+            no_host = no_host_error(exc) if self._convert else None
+            if no_host is None:
+                raise
+            return respond_503(start_response, no_host, sys.exc_info())
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Close this worker's Cluster, bounded by ``shutdown_timeout`` (see ``SessionHolder.shutdown``)."""

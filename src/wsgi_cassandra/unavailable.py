@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     _ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
-__all__ = ["UNAVAILABLE_USED", "UnavailableSession", "serve_unavailable"]
+__all__ = ["UNAVAILABLE_USED", "UnavailableSession", "no_host_error", "respond_503", "serve_unavailable"]
 
 UNAVAILABLE_USED = "wsgi_cassandra.unavailable"  # environ key: set once the stand-in was touched
 
@@ -47,9 +47,7 @@ class UnavailableSession:
         return f"<UnavailableSession: {self._error.reason}>"
 
 
-def respond_503(
-    start_response: StartResponse, error: SessionUnavailable, exc_info: Any = None
-) -> list[bytes]:
+def respond_503(start_response: StartResponse, error: SessionUnavailable, exc_info: Any = None) -> list[bytes]:
     body = f"503 Service Unavailable: {error.reason}\n".encode("utf-8", "replace")
     headers = [
         ("Content-Type", "text/plain; charset=utf-8"),
@@ -59,6 +57,24 @@ def respond_503(
     ]
     start_response("503 Service Unavailable", headers, exc_info)
     return [body]
+
+
+def no_host_error(exc: BaseException) -> SessionUnavailable | None:
+    """The 503 for a driver ``NoHostAvailable`` that escaped the app, or ``None`` for any other error.
+
+    The session was live when the request started, but every host went away while it ran (the moment
+    an outage begins, before the driver has marked the last host down). It is the same condition the
+    middleware answers with 503 a few milliseconds later, so it gets the same answer, not a 500.
+    """
+    if type(exc).__name__ != "NoHostAvailable":
+        return None
+    errors = getattr(exc, "errors", None)
+    causes = sorted({type(e).__name__ for e in errors.values()}) if isinstance(errors, dict) and errors else []
+    detail = f" ({', '.join(causes)})" if causes else ""
+    return SessionUnavailable(
+        f"no Cassandra host could serve this request{detail}; the driver is reconnecting in the background",
+        retry_after=2,
+    )
 
 
 def serve_unavailable(
