@@ -34,6 +34,7 @@ def _show_warmup_logs() -> None:
 
 
 _show_warmup_logs()
+web.config.debug = False  # production: no reloader checking files on every request
 app = web.application(urls, globals())
 application = CassandraMiddleware(
     app.wsgifunc(),

@@ -31,5 +31,6 @@ class Index:
             cluster.shutdown()
 
 
+web.config.debug = False  # production: no reloader checking files on every request
 app = web.application(urls, globals())
 application = app.wsgifunc()
