@@ -1,8 +1,16 @@
 """The ``auto`` warmer (default): choose the right warmer for the process the code runs in.
 
-Tried in order: ``uwsgi`` (running inside uWSGI), ``gunicorn`` (running inside a Gunicorn arbiter or
-worker), then ``fork`` (any ``os.fork``), with the lazy path always underneath. A candidate that cannot
-work here is skipped with a debug log line, never an error.
+Tried in order, the first that can work wins:
+
+- ``uwsgi`` when running inside uWSGI (the ``uwsgi`` module imports): its post-fork hook, or at once
+  under ``--lazy-apps``. uWSGI forks in C, so the ``fork`` warmer would never fire there;
+- ``gunicorn`` when a Gunicorn worker or arbiter is loading the app: at once in a worker, Gunicorn's
+  hooks chained on the arbiter with ``--preload``;
+- ``fork`` otherwise (``os.register_at_fork``: multiprocessing, Celery prefork, any ``os.fork()``).
+
+The lazy path stays underneath all of them. A candidate that cannot work here is skipped with a debug
+log line, never an error -- except a configuration in which *no* warmer could work (uWSGI with Python
+threads disabled), which raises :class:`~wsgi_cassandra.errors.ConfigurationError` saying what to do.
 """
 
 from __future__ import annotations
@@ -22,20 +30,23 @@ CANDIDATES = ("uwsgi", "gunicorn", "fork")
 
 
 class AutoWarmer:
+    """Install the first warmer of :data:`CANDIDATES` that works here; ``chosen`` says which."""
+
     name = "auto"
 
     def __init__(self) -> None:
         self.chosen: list[str] = []
 
     def install(self, holder: SessionHolder) -> None:
+        chosen: list[str] = []
         for candidate in CANDIDATES:
             try:
                 get_warmer(candidate).install(holder)
             except WarmerUnavailable as exc:
                 log.debug("auto warmer: skipping %r: %s", candidate, exc)
                 continue
-            self.chosen.append(candidate)
-            if candidate != "fork":
-                break
-        self.chosen.append("lazy")
-        log.debug("auto warmer: chose %s", " + ".join(self.chosen))
+            chosen.append(candidate)
+            break
+        chosen.append("lazy")
+        self.chosen = chosen
+        log.debug("auto warmer: chose %s", " + ".join(chosen))

@@ -1,0 +1,161 @@
+"""Gunicorn server hooks: every worker builds its Cassandra session after the fork, before it accepts.
+
+Three ways to use them::
+
+    # 1. no config file of your own
+    gunicorn -c python:wsgi_cassandra.gunicorn app:application
+
+    # 2. in your gunicorn.conf.py
+    from wsgi_cassandra.gunicorn import post_fork, post_worker_init, worker_exit
+
+    # 3. in a gunicorn.conf.py that already has hooks: compose, never replace
+    from wsgi_cassandra.gunicorn import chain
+    def post_fork(server, worker): ...            # yours
+    globals().update(chain(post_fork=post_fork))  # yours first, then ours; the other two are ours
+
+They follow Gunicorn's contract: ``post_fork(server, worker)`` runs in the new worker *before* the app is
+loaded (unless ``--preload``), so it only starts connecting sessions that already exist;
+``post_worker_init(worker)`` runs after the app is loaded (and after gevent/eventlet monkey-patching)
+and waits, bounded by ``warm_timeout``, so that the worker accepts requests only once warm or once the
+deadline passed; ``worker_exit(server, worker)`` shuts the session down, bounded by ``shutdown_timeout``.
+An exception in a boot hook halts the whole Gunicorn server, so these hooks never raise: a Cassandra that
+is down is logged and retried in the background, and requests get a 503 until it is back.
+
+This module does not import ``gunicorn``. Without any hook configured, the ``gunicorn`` warmer installs
+the same hooks by itself where it can (see :mod:`wsgi_cassandra.warmers.gunicorn`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Callable
+
+from .holder import all_holders
+
+__all__ = ["chain", "compose", "post_fork", "post_worker_init", "worker_exit"]
+
+log = logging.getLogger(__name__)
+
+HOOK_MARK = "_wsgi_cassandra_hook"  # set on our hooks, and on compositions that contain one
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In the new worker, before the app loads: start connecting the sessions that exist (``--preload``)."""
+    try:
+        for holder in all_holders():
+            holder.start()
+    except Exception:
+        log.exception("pid %d: starting the Cassandra connect after the fork failed", os.getpid())
+
+
+def post_worker_init(worker: Any) -> None:
+    """After the app loaded: wait (bounded) until every session is ready, so requests find it warm."""
+    try:
+        for holder in all_holders():
+            if not holder.warm():
+                log.warning(
+                    "pid %d: Cassandra session not ready within %.1f s; the worker serves anyway "
+                    "(503 until ready) and keeps retrying in the background",
+                    os.getpid(),
+                    holder.warm_timeout,
+                )
+    except Exception:
+        log.exception("pid %d: warming the Cassandra session failed", os.getpid())
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """When the worker exits: close its sessions, bounded. A no-op in the arbiter (it owns none)."""
+    if getattr(worker, "pid", os.getpid()) != os.getpid():
+        return
+    for holder in all_holders():
+        try:
+            holder.shutdown()
+        except Exception:
+            log.exception("pid %d: shutting down the Cassandra session failed", os.getpid())
+
+
+for _hook in (post_fork, post_worker_init, worker_exit):
+    setattr(_hook, HOOK_MARK, True)
+
+OURS: dict[str, Callable[..., None]] = {
+    "post_fork": post_fork,
+    "post_worker_init": post_worker_init,
+    "worker_exit": worker_exit,
+}
+
+
+def is_ours(hook: object) -> bool:
+    """Whether ``hook`` is one of these hooks or a composition containing one."""
+    return bool(getattr(hook, HOOK_MARK, False))
+
+
+def compose(*hooks: Callable[..., object]) -> Callable[..., None]:
+    """One hook that calls each of ``hooks`` in order with the same arguments.
+
+    The result keeps the arity of the first hook (Gunicorn checks a hook's arity). If one raises, the
+    others still run and the first exception is re-raised afterwards: ours never raise, and yours keep
+    Gunicorn's semantics.
+    """
+    if not hooks:
+        raise TypeError("compose() needs at least one hook")
+    hooks = tuple(dict.fromkeys(hooks))  # the same function twice would run twice
+
+    def run_all(*args: Any) -> None:
+        error: BaseException | None = None
+        for hook in hooks:
+            try:
+                hook(*args)
+            except Exception as exc:
+                error = error or exc
+        if error is not None:
+            raise error
+
+    arity = _arity(hooks[0])
+    composed: Callable[..., None]
+    if arity == 1:
+
+        def composed(a: Any) -> None:
+            run_all(a)
+
+    elif arity == 2:
+
+        def composed(a: Any, b: Any) -> None:
+            run_all(a, b)
+
+    else:
+
+        def composed(*args: Any) -> None:
+            run_all(*args)
+
+    composed.__name__ = composed.__qualname__ = getattr(hooks[0], "__name__", "composed_hook")
+    if any(is_ours(hook) for hook in hooks):
+        setattr(composed, HOOK_MARK, True)
+    return composed
+
+
+def chain(**theirs: Callable[..., object]) -> dict[str, Callable[..., None]]:
+    """Our three hooks, each composed after the hook of the same name you pass (yours run first).
+
+    Accepts only ``post_fork``, ``post_worker_init`` and ``worker_exit``; ``globals().update(...)`` it in
+    your ``gunicorn.conf.py``.
+    """
+    unknown = sorted(set(theirs) - set(OURS))
+    if unknown:
+        raise TypeError(f"chain() got hooks it does not handle: {unknown}; accepted: {sorted(OURS)}")
+    result: dict[str, Callable[..., None]] = {}
+    for name, ours in OURS.items():
+        mine = theirs.get(name)
+        result[name] = ours if mine is None or is_ours(mine) else compose(mine, ours)
+    return result
+
+
+def _arity(hook: Callable[..., object]) -> int:
+    import inspect
+
+    try:
+        parameters = inspect.signature(hook).parameters.values()
+    except (TypeError, ValueError):
+        return -1
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in parameters if p.kind in positional)

@@ -1,0 +1,1 @@
+"""WSGI apps that the integration tests serve with real uWSGI and Gunicorn processes."""

@@ -1,0 +1,248 @@
+"""Drive real uWSGI and Gunicorn servers from tests: start, wait, GET, read the log, stop.
+
+Every server listens on 127.0.0.1 on a free port, writes its log to a file, and is stopped by the test
+(use :func:`running` or call :meth:`Server.stop` in a ``finally``); every wait is bounded::
+
+    with running("gunicorn", "tests.apps.items:application", "--workers", "2", env=env) as server:
+        server.wait_http("/ping")
+        reply = server.get("/")
+        assert reply.status == 200 and reply.json()["pid"] in server.worker_pids()
+
+The binaries are the ones next to ``sys.executable`` (the venv's). uWSGI gets ``--die-on-term`` and a
+master hook so that SIGTERM means a *graceful* shutdown (workers run their ``atexit``), like Gunicorn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], Any], *, timeout: float, step: float = 0.05, what: str = "condition") -> Any:
+    """Call ``check`` until it returns something truthy; ``TimeoutError`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / step) + 2):
+        result = check()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(step)
+    raise TimeoutError(f"{what} not reached within {timeout:.1f} s")
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Server:
+    """A running uwsgi or gunicorn process tree; see the module docstring."""
+
+    kind: str
+    port: int
+    command: list[str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _log_file: Any = field(repr=False, default=None)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", "replace")
+
+    def get(self, path: str = "/", *, timeout: float = 10.0) -> Reply:
+        """One HTTP GET to this server (a new connection each time, so any worker may answer)."""
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Connection": "close"})
+            response = conn.getresponse()
+            return Reply(response.status, dict(response.getheaders()), response.read())
+        finally:
+            conn.close()
+
+    def wait_http(self, path: str = "/", *, timeout: float = 20.0) -> Reply:
+        """GET ``path`` until the server answers anything (bounded); raises with the log if it died."""
+
+        def attempt() -> Reply | None:
+            self.check_alive()
+            try:
+                return self.get(path, timeout=2.0)
+            except (OSError, http.client.HTTPException):
+                return None
+
+        result: Reply = wait_until(attempt, timeout=timeout, what=f"{self.kind} answering {path}")
+        return result
+
+    def wait_log(self, pattern: str, *, count: int = 1, timeout: float = 20.0) -> list[str]:
+        """Wait until ``pattern`` (a regex) matched ``count`` times in the log; return the matches."""
+
+        def found() -> list[str] | None:
+            self.check_alive()
+            matches = re.findall(pattern, self.log())
+            return matches if len(matches) >= count else None
+
+        result: list[str] = wait_until(found, timeout=timeout, what=f"{count} x {pattern!r} in the log")
+        return result
+
+    def check_alive(self) -> None:
+        code = self.process.poll()
+        if code is not None:
+            raise RuntimeError(f"{self.kind} exited with {code}; log:\n{self.log()[-4000:]}")
+
+    def worker_pids(self) -> set[int]:
+        """The pids of the master's direct children (the workers, plus any mule/spooler)."""
+        return children_of(self.pid)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM (graceful), then SIGKILL to the whole group after ``timeout``; return the exit code."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        # Workers orphaned by a crashed master share its process group: never leave them behind.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        return self.process.returncode
+
+
+def children_of(pid: int) -> set[int]:
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...; comm may contain spaces and parentheses.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 1 and int(fields[1]) == pid:
+            found.add(int(entry.name))
+    return found
+
+
+def uwsgi_command(module: str, port: int, args: Sequence[str]) -> list[str]:
+    return [
+        str(BIN / "uwsgi"),
+        "--http-socket",
+        f"{HOST}:{port}",
+        "--module",
+        module,
+        "--pythonpath",
+        str(REPO),
+        "--need-app",
+        "--die-on-term",
+        # SIGTERM = graceful shutdown (workers finish and run their atexit), not uWSGI 2.0's reload.
+        "--hook-master-start",
+        "unix_signal:15 gracefully_kill_them_all",
+        "--worker-reload-mercy",
+        "5",
+        *args,
+    ]
+
+
+def gunicorn_command(app: str, port: int, args: Sequence[str]) -> list[str]:
+    return [
+        str(BIN / "gunicorn"),
+        "--bind",
+        f"{HOST}:{port}",
+        "--chdir",
+        str(REPO),
+        "--graceful-timeout",
+        "5",
+        *args,
+        app,
+    ]
+
+
+def start(
+    kind: str,
+    app: str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    log_dir: Path | None = None,
+) -> Server:
+    """Start ``kind`` ("uwsgi" or "gunicorn") serving ``app`` ("module:callable"); does not wait."""
+    port = free_port()
+    if kind == "uwsgi":
+        command = uwsgi_command(app, port, args)
+    elif kind == "gunicorn":
+        command = gunicorn_command(app, port, args)
+    else:
+        raise ValueError(f"unknown server kind {kind!r}; accepted: uwsgi, gunicorn")
+    directory = log_dir or Path(tempfile.mkdtemp(prefix=f"wsgi-cassandra-{kind}-"))
+    log_path = directory / f"{kind}-{port}.log"
+    log_file = log_path.open("wb")
+    child_env = dict(os.environ if env is None else env)
+    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), child_env.get("PYTHONPATH")]))
+    child_env.setdefault("PYTHONUNBUFFERED", "1")
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        env=child_env,
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group: stop() can reach orphaned workers too
+    )
+    return Server(kind, port, command, process, log_path, log_file)
+
+
+@contextlib.contextmanager
+def running(
+    kind: str,
+    app: str,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    log_dir: Path | None = None,
+    stop_timeout: float = 10.0,
+) -> Iterator[Server]:
+    """:func:`start` a server and always stop it when the block ends."""
+    server = start(kind, app, *args, env=env, log_dir=log_dir)
+    try:
+        yield server
+    finally:
+        server.stop(stop_timeout)
