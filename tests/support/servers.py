@@ -193,9 +193,17 @@ def gunicorn_command(app: str, port: int, args: Sequence[str]) -> list[str]:
         str(REPO),
         "--graceful-timeout",
         "5",
+        *_gunicorn_no_control_socket(),
         *args,
         app,
     ]
+
+
+def _gunicorn_no_control_socket() -> list[str]:
+    """Gunicorn 24+ opens a control socket at a fixed path in $HOME: parallel servers would share it."""
+    from gunicorn.config import KNOWN_SETTINGS
+
+    return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else []
 
 
 def start(
@@ -246,3 +254,38 @@ def running(
         yield server
     finally:
         server.stop(stop_timeout)
+
+
+# --- facts about warmed workers, shared by the uWSGI and Gunicorn tests ----------------------------------
+
+READY_LINE = r"pid (\d+): Cassandra session ready"
+
+
+def ready_pids(log_text: str) -> list[int]:
+    """The pids that logged "Cassandra session ready" (the test apps log wsgi_cassandra at DEBUG)."""
+    return [int(pid) for pid in re.findall(READY_LINE, log_text)]
+
+
+def get_many(server: Server, path: str, count: int, *, concurrency: int = 8, timeout: float = 60.0) -> list[Reply]:
+    """``count`` GETs from ``concurrency`` threads, so that every worker gets some; bounded overall."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    deadline = time.monotonic() + timeout
+    with ThreadPoolExecutor(concurrency) as pool:
+        futures = [pool.submit(server.get, path) for _ in range(count)]
+        return [future.result(timeout=max(0.1, deadline - time.monotonic())) for future in futures]
+
+
+def handshakes_per_session(target: Any, keyspace: str) -> int:
+    """How many STARTUP handshakes one ``Cluster.connect(keyspace)`` makes against the test server
+    (control connection + one pool connection per host today); measured, so that tests do not hard-code
+    the driver's behaviour. Leaves the server's counters reset and no connection open."""
+    stats = target.embedded.stats
+    stats.wait_for("connections_open", 0, timeout=5)
+    stats.reset()
+    with target.cluster() as cluster:
+        cluster.connect(keyspace)
+        per_session = stats.startups
+    stats.wait_for("connections_open", 0, timeout=5)
+    stats.reset()
+    return int(per_session)
