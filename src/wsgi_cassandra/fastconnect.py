@@ -85,6 +85,8 @@ def fetch_keyspaces(cluster: Cluster, keyspaces: Iterable[str]) -> list[str]:
         try:
             cluster.refresh_keyspace_metadata(name)
         except Exception as exc:  # a routing optimisation: never fail the worker over it
+            if getattr(cluster, "is_shutdown", False):
+                return [name]  # the worker shut down meanwhile: nothing to route any more
             log.warning("could not load metadata of keyspace %r (token-aware routing falls back): %s", name, exc)
             failed.append(name)
     return failed
