@@ -13,51 +13,23 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.servers import get_many, handshakes_per_session, ready_pids, running, wait_until
+from tests.support.servers import (
+    ROWS,
+    assert_warm_workers,
+    at_least,
+    handshakes_per_session,
+    ready_pids,
+    running,
+    stop_and_check_closed,
+    wait_until,
+)
 
 if TYPE_CHECKING:
-    from tests.support.servers import Server
     from tests.support.target import Target
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 APP = "tests.apps.items:application"
-ROWS = [[0, "item-0"], [1, "item-1"], [2, "item-2"]]
-
-
-def at_least(current: int, wanted: int) -> bool:
-    return current >= wanted
-
-
-def assert_warm_workers(server: Server, cassandra: Target, per_session: int, workers: int) -> set[int]:
-    """Handshakes for ``workers`` sessions before any request, then 200 requests with no new one."""
-    stats = cassandra.embedded.stats
-    expected = per_session * workers
-    stats.wait_for("startups", expected, timeout=20, compare=at_least)
-    server.wait_log(r"pid \d+: Cassandra session ready", count=workers, timeout=10)
-    time.sleep(0.3)  # a late extra handshake would show up here
-    assert stats.startups == expected, server.log()
-    warmed = ready_pids(server.log())
-    assert len(warmed) == len(set(warmed)) == workers
-    assert set(warmed) <= server.worker_pids(), "each session was built in a worker, not the arbiter"
-    assert server.pid not in warmed
-
-    replies = get_many(server, "/", 200)
-    assert {reply.status for reply in replies} == {200}
-    answers = [reply.json() for reply in replies]
-    assert all(answer["rows"] == ROWS for answer in answers)
-    assert all(answer["built_pid"] == answer["pid"] for answer in answers)
-    served = {answer["pid"] for answer in answers}
-    assert served <= set(warmed)
-    assert stats.startups == expected, "no request paid for a connect"
-    return served
-
-
-def stop_and_check_closed(server: Server, cassandra: Target) -> float:
-    started = time.monotonic()
-    server.stop()
-    cassandra.embedded.stats.wait_for("connections_open", 0, timeout=5)
-    return time.monotonic() - started
 
 
 @pytest.mark.parametrize(

@@ -259,6 +259,7 @@ def running(
 # --- facts about warmed workers, shared by the uWSGI and Gunicorn tests ----------------------------------
 
 READY_LINE = r"pid (\d+): Cassandra session ready"
+ROWS = [[0, "item-0"], [1, "item-1"], [2, "item-2"]]  # the keyspace fixture's items, as the app returns them
 
 
 def ready_pids(log_text: str) -> list[int]:
@@ -289,3 +290,45 @@ def handshakes_per_session(target: Any, keyspace: str) -> int:
     stats.wait_for("connections_open", 0, timeout=5)
     stats.reset()
     return int(per_session)
+
+
+def at_least(current: int, wanted: int) -> bool:
+    return current >= wanted
+
+
+def assert_warm_workers(
+    server: Server, cassandra: Any, per_session: int, workers: int, *, master_serves: bool = False
+) -> set[int]:
+    """Handshakes for ``workers`` sessions before any request, then 200 requests with no new one.
+
+    Each session was built in a worker (a child of the master; ``master_serves`` for uWSGI without
+    ``--master``, where the first worker is the process that started), every answer came from a session
+    built in the pid that served it, with the rows of the ``keyspace`` fixture."""
+    stats = cassandra.embedded.stats
+    expected = per_session * workers
+    stats.wait_for("startups", expected, timeout=20, compare=at_least)
+    server.wait_log(r"pid \d+: Cassandra session ready", count=workers, timeout=10)
+    time.sleep(0.3)  # a late extra handshake would show up here
+    assert stats.startups == expected, server.log()
+    warmed = ready_pids(server.log())
+    assert len(warmed) == len(set(warmed)) == workers
+    workers_now = server.worker_pids() | ({server.pid} if master_serves else set())
+    assert set(warmed) <= workers_now, "each session was built in a worker, not the master"
+
+    replies = get_many(server, "/", 200)
+    assert {reply.status for reply in replies} == {200}
+    answers = [reply.json() for reply in replies]
+    assert all(answer["rows"] == ROWS for answer in answers)
+    assert all(answer["built_pid"] == answer["pid"] for answer in answers)
+    served = {answer["pid"] for answer in answers}
+    assert served <= set(warmed)
+    assert stats.startups == expected, "no request paid for a connect"
+    return served
+
+
+def stop_and_check_closed(server: Server, cassandra: Any) -> float:
+    """Stop the server; every connection to the test server closes within 5 s. Returns the seconds."""
+    started = time.monotonic()
+    server.stop()
+    cassandra.embedded.stats.wait_for("connections_open", 0, timeout=5)
+    return time.monotonic() - started
