@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -10,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -127,19 +129,37 @@ def test_schema_change_is_answered_and_the_driver_reaches_schema_agreement() -> 
 
 def test_stop_closes_every_connection_and_frees_the_port() -> None:
     server = CQLServer().start()
-    with driver(server) as cluster:
-        cluster.connect()
-        server.stats.wait_for("connections_open", 2, timeout=5, compare=lambda now, want: now >= want)
-        server.stop()
-        assert server.stats.connections_open == 0
-    with pytest.raises(ConnectionRefusedError):  # nothing listens any more
-        socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
-    server.start()  # and it starts again on the same port
     try:
+        with driver(server) as cluster:
+            # Keep the session: a dropped Session is shut down by its __del__ at the next garbage collection,
+            # which closes the pool connection whenever the collector happens to run.
+            session = cluster.connect()
+            server.stats.wait_for("connections_open", 2, timeout=5)
+            server.stop()
+            assert server.stats.connections_open == 0
+            del session
+        with pytest.raises(ConnectionRefusedError):  # nothing listens any more
+            socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+        server.start()  # and it starts again on the same port
         with socket.create_connection(("127.0.0.1", server.port), timeout=5):
             pass
     finally:
         server.stop()
+
+
+def test_stop_racing_new_connections_closes_every_accepted_socket() -> None:
+    """Stop while clients are still being accepted: no server socket is left for the garbage collector."""
+    for _ in range(30):
+        server = CQLServer().start()
+        clients = [socket.create_connection((server.host, server.port), timeout=5) for _ in range(5)]
+        server.stop()
+        assert server.stats.connections_open == 0
+        for client in clients:
+            client.close()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gc.collect()
+        assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 def test_server_listens_on_any_loopback_address() -> None:

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RELEASE = "4.1.5"
 _START_TIMEOUT = 10.0
+_ACCEPT_BATCH = 64  # connections accepted per wake-up, like asyncio's own servers
+_DRAIN_STEPS = 110  # loop iterations (then 10 ms sleeps) to wait for connection_lost at stop: ~1 s
 
 
 class CQLServerError(Exception):
@@ -101,7 +103,6 @@ class CQLServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._listener: socket.socket | None = None
-        self._acceptor: asyncio.Task[None] | None = None
         self._pending: dict[socket.socket, asyncio.Task[None]] = {}
         self._stop_event: asyncio.Event | None = None
         self._conns: set[Connection] = set()
@@ -219,36 +220,45 @@ class CQLServer:
         self._listen(sock)
         ready.set()
         await self._stop_event.wait()
-        await self._unlisten()
+        self._unlisten()
         await self._abort_all()
         self._stop_event = None
 
     def _listen(self, sock: socket.socket) -> None:
         self._listener = sock
-        self._acceptor = asyncio.get_event_loop().create_task(self._accept(sock))
+        asyncio.get_event_loop().add_reader(sock.fileno(), self._accept, sock)
 
-    async def _unlisten(self) -> None:
-        acceptor, listener = self._acceptor, self._listener
-        self._acceptor = self._listener = None
-        if acceptor is not None:
-            acceptor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await acceptor
+    def _unlisten(self) -> None:
+        listener, self._listener = self._listener, None
         if listener is not None:
-            listener.close()
+            asyncio.get_event_loop().remove_reader(listener.fileno())
+            listener.close()  # connections still in the backlog are reset by the kernel
 
-    async def _accept(self, listener: socket.socket) -> None:
-        """Accept in our own task (not ``create_server``) so every socket is ours to close at stop."""
+    def _accept(self, listener: socket.socket) -> None:
+        """Accept from a reader callback, not ``sock_accept`` in a task, so no accepted socket is ever lost.
+
+        A task cancelled at stop after ``sock_accept`` had accepted a socket, but before it resumed, dropped
+        that socket: nobody closed it (a ResourceWarning at the next garbage collection). Here every
+        accepted socket is in ``_pending`` before this callback returns, and stop closes whatever is there.
+        """
         loop = asyncio.get_event_loop()
-        while True:
+        for _ in range(_ACCEPT_BATCH):
             try:
-                sock, _ = await loop.sock_accept(listener)
-            except OSError as exc:  # e.g. EMFILE: keep serving the open connections
+                sock, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. EMFILE: keep serving the open connections, retry a little later
                 log.warning("CQL test server on %s: accept failed: %s", self.contact_point, exc)
-                await asyncio.sleep(0.05)
-                continue
+                loop.remove_reader(listener.fileno())
+                loop.call_later(0.05, self._resume_accepting, listener)
+                return
+            sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._pending[sock] = loop.create_task(self._adopt(sock))
+
+    def _resume_accepting(self, listener: socket.socket) -> None:
+        if self._listener is listener:
+            asyncio.get_event_loop().add_reader(listener.fileno(), self._accept, listener)
 
     async def _adopt(self, sock: socket.socket) -> None:
         loop = asyncio.get_event_loop()
@@ -266,14 +276,23 @@ class CQLServer:
             self._pending.pop(sock, None)
 
     async def _abort_all(self) -> int:
-        for sock, task in list(self._pending.items()):  # still in the TLS handshake
+        """Close every connection, including those still being set up, and wait until each is gone."""
+        pending = list(self._pending.items())
+        for _, task in pending:
             task.cancel()
-            sock.close()
+        await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
+        for sock, task in pending:
+            self._pending.pop(sock, None)  # a task cancelled before it ran never reached its finally
+            if task.cancelled():  # its transport (if it got one) is closed; the socket may never have been used
+                sock.close()
         conns = list(self._conns)
         for conn in conns:
             conn.abort()
-        for _ in range(3):  # let connection_lost run: sockets closed, counters updated
-            await asyncio.sleep(0)
+        # connection_lost (socket closed, counter down) runs a loop iteration or two after abort().
+        for step in range(_DRAIN_STEPS):
+            if not self._conns:
+                break
+            await asyncio.sleep(0 if step < 10 else 0.01)
         return len(conns)
 
     def _push(self, kind: str, response: tuple[int, bytes]) -> None:
@@ -295,7 +314,7 @@ class CQLServer:
 
         async def switch() -> None:
             if sock is None:
-                await self._unlisten()
+                self._unlisten()
             elif self._listener is None:
                 self._listen(sock)
             else:
