@@ -134,7 +134,7 @@ def compose(*hooks: Callable[..., object]) -> Callable[..., None]:
     return composed
 
 
-def chain(**theirs: Callable[..., object]) -> dict[str, Callable[..., None]]:
+def chain(**theirs: Callable[..., object]) -> dict[str, Callable[..., object]]:
     """Our three hooks, each composed after the hook of the same name you pass (yours run first).
 
     Accepts only ``post_fork``, ``post_worker_init`` and ``worker_exit``; ``globals().update(...)`` it in
@@ -143,10 +143,15 @@ def chain(**theirs: Callable[..., object]) -> dict[str, Callable[..., None]]:
     unknown = sorted(set(theirs) - set(OURS))
     if unknown:
         raise TypeError(f"chain() got hooks it does not handle: {unknown}; accepted: {sorted(OURS)}")
-    result: dict[str, Callable[..., None]] = {}
+    result: dict[str, Callable[..., object]] = {}
     for name, ours in OURS.items():
         mine = theirs.get(name)
-        result[name] = ours if mine is None or is_ours(mine) else compose(mine, ours)
+        if mine is None:
+            result[name] = ours
+        elif is_ours(mine):  # already contains ours (chained twice): keep it whole, add nothing
+            result[name] = mine
+        else:
+            result[name] = compose(mine, ours)
     return result
 
 
