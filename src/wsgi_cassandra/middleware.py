@@ -28,7 +28,7 @@ from .errors import ConfigurationError
 from .health import health_response
 from .holder import Backoff, SessionHolder
 from .statements import UnavailableStatements, as_statements
-from .unavailable import no_host_error, respond_503, serve_unavailable
+from .unavailable import no_host_error, respond_503_after_error, serve_unavailable
 from .warmers import Warmer, get_warmer
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ class CassandraMiddleware:
             no_host = no_host_error(exc) if self._convert else None
             if no_host is None:
                 raise
-            return respond_503(start_response, no_host, sys.exc_info())
+            return respond_503_after_error(start_response, no_host, sys.exc_info())
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Close this worker's Cluster, bounded by ``shutdown_timeout`` (see ``SessionHolder.shutdown``)."""

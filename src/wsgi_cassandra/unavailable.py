@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 
     _ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
-__all__ = ["UNAVAILABLE_USED", "UnavailableSession", "no_host_error", "respond_503", "serve_unavailable"]
+__all__ = [
+    "UNAVAILABLE_USED",
+    "UnavailableSession",
+    "no_host_error",
+    "respond_503",
+    "respond_503_after_error",
+    "serve_unavailable",
+]
 
 UNAVAILABLE_USED = "wsgi_cassandra.unavailable"  # environ key: set once the stand-in was touched
 
@@ -57,6 +64,17 @@ def respond_503(start_response: StartResponse, error: SessionUnavailable, exc_in
     ]
     start_response("503 Service Unavailable", headers, exc_info)
     return [body]
+
+
+def respond_503_after_error(start_response: StartResponse, error: SessionUnavailable, exc_info: Any) -> list[bytes]:
+    """Answer 503 for an exception the app raised. Without ``exc_info`` first: the app usually had not
+    called ``start_response`` yet, and uWSGI fails (``SystemError``) when given ``exc_info`` then; if the
+    app had set a status, the server refuses a second call unless ``exc_info`` is passed -- so pass it.
+    """
+    try:
+        return respond_503(start_response, error)
+    except Exception:
+        return respond_503(start_response, error, exc_info)
 
 
 def no_host_error(exc: BaseException) -> SessionUnavailable | None:
