@@ -24,6 +24,7 @@ from cassandra.protocol import (
     SyntaxException,
     TruncateError,
 )
+from cassandra.query import BatchStatement
 
 from wsgi_cassandra.testing import CQLServer
 
@@ -108,6 +109,32 @@ def test_error_on_execute_then_the_statement_still_works(server: CQLServer, sess
         session.execute(statement)
     assert session.execute(statement).one()
     assert server.stats.requests["PREPARE"] == prepares
+
+
+@pytest.mark.parametrize("batched", [pytest.param(False, id="execute"), pytest.param(True, id="batch")])
+def test_driver_reprepares_after_an_injected_unprepared(server: CQLServer, session: Session, batched: bool) -> None:
+    select = session.prepare(PROBE)
+    statement: Any = select
+    if batched:  # a logged batch of a prepared write: the error names the batch's prepared statement
+        session.execute("CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
+        session.execute("CREATE TABLE ks.kv (k text PRIMARY KEY, v text)")
+        # Keep it referenced: the driver finds the text to re-prepare in a weak map of prepared statements.
+        insert = session.prepare("INSERT INTO ks.kv (k, v) VALUES (?, 'v')")
+        statement = BatchStatement()
+        statement.add(insert, ("k",))
+    before = server.stats.snapshot().requests
+    server.faults.error("unprepared", times=1)
+    session.execute(statement)  # as with a restarted node: PREPARE again on the same host, then run it again
+    after = server.stats.snapshot().requests
+    kind = "BATCH" if batched else "EXECUTE"
+    assert after[kind] - before.get(kind, 0) == 2
+    assert after["PREPARE"] - before["PREPARE"] == 1
+    assert session.execute(select).one().release_version == server.release_version
+
+
+def test_unprepared_applies_to_execute_and_batch_only(server: CQLServer) -> None:
+    with pytest.raises(ValueError, match="EXECUTE and BATCH only"):
+        server.faults.error("unprepared", messages="QUERY")
 
 
 def test_black_hole_makes_requests_time_out(server: CQLServer, session: Session) -> None:

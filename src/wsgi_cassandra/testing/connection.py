@@ -178,7 +178,9 @@ class Connection(asyncio.Protocol):
 
     def _answer(self, frame: frames.Frame, rule: Rule | None) -> enc.Response:
         if rule is not None and rule.error is not None:
-            return enc.error(build_error(rule.error, rule.message, query_id=_query_id(frame)))
+            query_id = _query_id(frame, self.version or 4)
+            if query_id or rule.error != "unprepared":  # a BATCH of plain statements has nothing to re-prepare
+                return enc.error(build_error(rule.error, rule.message, query_id=query_id))
         try:
             return self._dispatch(frame)
         except errors.CQLError as exc:
@@ -290,10 +292,14 @@ def _name(opcode: int) -> str:
     return frames.OPCODE_NAMES.get(opcode, str(opcode))
 
 
-def _query_id(frame: frames.Frame) -> bytes:
-    if frame.opcode != frames.EXECUTE:
-        return b""
+def _query_id(frame: frames.Frame, version: int) -> bytes:
+    """The prepared id an EXECUTE runs (for BATCH, its first prepared statement's), for an injected Unprepared."""
     try:
-        return decode.reader(frame.body, frame.flags, frames.FLAG_CUSTOM_PAYLOAD).short_bytes()
+        r = decode.reader(frame.body, frame.flags, frames.FLAG_CUSTOM_PAYLOAD)
+        if frame.opcode == frames.EXECUTE:
+            return r.short_bytes()
+        if frame.opcode == frames.BATCH:
+            return next((bytes(s) for s, _ in decode.batch(r, version).statements if not isinstance(s, str)), b"")
     except Malformed:
-        return b""
+        pass
+    return b""

@@ -142,4 +142,5 @@ ERRORS_BY_NAME: dict[str, type[CQLError]] = {
     "invalid": InvalidRequest,
     "config_error": ConfigError,
     "already_exists": AlreadyExists,
+    "unprepared": Unprepared,  # EXECUTE/BATCH only: the query id is taken from the request
 }

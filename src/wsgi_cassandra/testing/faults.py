@@ -7,6 +7,7 @@ connections and other streams of the same connection keep being answered::
     server.faults.delay(0.4, query=r"system_schema")        # slow schema reads -> slow connect
     server.faults.delay(0.2, messages="STARTUP")
     server.faults.error("overloaded", query=r"FROM users")  # -> driver OverloadedErrorMessage
+    server.faults.error("unprepared", times=1)               # the driver re-prepares and retries
     server.faults.black_hole()                               # read everything, answer nothing
     server.faults.refuse_connections()                       # close the listener (node down) ...
     server.faults.accept_connections()                       # ... and listen again on the same port
@@ -33,6 +34,8 @@ _DEFAULT_MESSAGES = {
     "is_bootstrapping": "Cannot read from a bootstrapping node",
     "server_error": "Injected server error",
 }
+# An unknown query id can only be answered to a request that carries one.
+_UNPREPARED_MESSAGES = frozenset({"EXECUTE", "BATCH"})
 
 
 class _Switchboard(Protocol):
@@ -70,6 +73,12 @@ def build_error(name: str, message: str | None = None, *, query_id: bytes = b"")
     if cls is errors.AlreadyExists:
         return errors.AlreadyExists(text, keyspace="injected")
     if cls is errors.Unprepared:
+        if message is None:  # Cassandra's wording, with the id the client sent
+            text = (
+                f"Prepared query with ID {query_id.hex()} not found (either the query was not prepared on this"
+                " host (maybe the host has been restarted?) or you have prepared too many queries and it has"
+                " been evicted from the internal cache)"
+            )
         return errors.Unprepared(text, query_id=query_id)
     return cls(text)
 
@@ -118,12 +127,22 @@ class Faults:
         times: int | None = None,
         delay: float = 0.0,
     ) -> Rule:
-        """Answer matching requests with the error registered as ``error`` in ``ERRORS_BY_NAME``."""
+        """Answer matching requests with the error registered as ``error`` in ``ERRORS_BY_NAME``.
+
+        ``"unprepared"`` answers EXECUTE and BATCH only (with the id of the statement executed, or of the
+        batch's first prepared statement); the driver re-prepares and retries at once, so give it ``times``:
+        a rule that never expires makes the driver re-prepare forever.
+        """
         if error not in errors.ERRORS_BY_NAME:
             raise ValueError(f"Unknown error {error!r}; expected one of {sorted(errors.ERRORS_BY_NAME)}")
-        if messages is None and query is None:
-            messages = ("QUERY", "EXECUTE", "BATCH")
-        rule = Rule(_kinds(messages), _compile(query), delay, error, message, times)
+        kinds: frozenset[str] | None
+        if error == "unprepared":
+            kinds = _kinds(messages) or _UNPREPARED_MESSAGES
+            if not kinds <= _UNPREPARED_MESSAGES:
+                raise ValueError(f"error 'unprepared' applies to EXECUTE and BATCH only, got messages={messages!r}")
+        else:
+            kinds = _kinds(messages if messages is not None or query is not None else ("QUERY", "EXECUTE", "BATCH"))
+        rule = Rule(kinds, _compile(query), delay, error, message, times)
         return self._add(rule)
 
     def black_hole(self, enabled: bool = True) -> None:
