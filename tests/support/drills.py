@@ -193,6 +193,7 @@ class WebServer:
         """
         process = self.process
         if process is None:
+            self._log.close()
             return 0.0
         started = time.monotonic()
         if process.poll() is None:

@@ -1,0 +1,205 @@
+"""Bad input gets a clear error that names the setting and the fix, and nothing retries in a storm.
+
+Settings that can never work (a port of 70000, a missing CA file) fail while the middleware is built,
+so Gunicorn and uWSGI stop at once with the message instead of looping. Settings that are well formed
+but wrong for *this* cluster (credentials, keyspace, an address nobody listens on, a protocol version the
+node rejects) let the worker boot and serve: Cassandra routes answer 503 naming the cause.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support.drills import ROOT, WebServer, drill_env, free_port
+from wsgi_cassandra import CassandraMiddleware, ConfigurationError
+from wsgi_cassandra.diagnose import is_permanent
+from wsgi_cassandra.testing import CQLServer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("CASSANDRA_CONTACT_POINTS")), reason="drives the embedded CQL test server"
+)
+
+RIGHT, WRONG = "right-Pa55-2b9e", "wrong-Pa55-7f3c"
+
+
+def read_local(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    row = environ["cassandra.session"].execute("SELECT release_version FROM system.local").one()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [row.release_version.encode()]
+
+
+def call(app: Any, path: str = "/") -> tuple[str, dict[str, str], bytes]:
+    environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "wsgi.url_scheme": "http"}
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen["status"], seen["headers"] = status, dict(headers)
+        return lambda data: None
+
+    body = b"".join(app(environ, start_response))
+    return seen["status"], seen["headers"], body
+
+
+@pytest.fixture
+def secured() -> Iterator[CQLServer]:
+    with CQLServer(credentials={"app": RIGHT}) as server:
+        yield server
+
+
+def middleware(server: CQLServer | None = None, **settings: Any) -> CassandraMiddleware:
+    env = {} if server is None else {"CASSANDRA_CONTACT_POINTS": server.host, "CASSANDRA_PORT": str(server.port)}
+    options: dict[str, Any] = {"warmer": "lazy", "health_path": "/healthz", "retry_max": 2.0, "warm_timeout": 5.0}
+    return CassandraMiddleware(read_local, environ=env, **{**options, **settings})
+
+
+def test_wrong_credentials_are_named_and_not_retried_in_a_storm(secured: CQLServer) -> None:
+    app = middleware(secured, username="app", password=WRONG)
+    try:
+        status, headers, body = call(app)
+        assert status.startswith("503")
+        assert b"authentication failed" in body
+        assert b"CASSANDRA_PASSWORD" in body
+        assert int(headers["Retry-After"]) >= 1
+        assert "authentication failed" in app.holder.status()["last_error"]
+        # A window of 3 s with 200 requests: permanent errors wait retry_max/2..retry_max (1-2 s) between
+        # attempts, requests never trigger one: at most 1 + 3/1 attempts, whatever the traffic.
+        before = secured.stats.requests.get("AUTH_RESPONSE", 0)
+        deadline = time.monotonic() + 3.0
+        served = 0
+        while time.monotonic() < deadline and served < 200:
+            assert call(app)[0].startswith("503")
+            served += 1
+            time.sleep(0.01)
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        attempts = secured.stats.requests.get("AUTH_RESPONSE", 0) - before
+        assert served >= 100
+        assert attempts <= 4, attempts
+    finally:
+        assert app.shutdown(timeout=5)
+
+
+def test_no_credentials_for_a_cluster_that_wants_them(secured: CQLServer) -> None:
+    app = middleware(secured)
+    try:
+        status, _, body = call(app)
+        assert status.startswith("503")
+        assert b"requires authentication: set CASSANDRA_USERNAME and CASSANDRA_PASSWORD" in body
+    finally:
+        app.shutdown(timeout=5)
+
+
+def test_missing_keyspace_is_named() -> None:
+    with CQLServer() as server:
+        app = middleware(server, keyspace="no_such_keyspace")
+        try:
+            status, _, body = call(app)
+            assert status.startswith("503")
+            assert b"keyspace 'no_such_keyspace' does not exist" in body
+            assert b"CASSANDRA_KEYSPACE" in body
+            assert app.holder.unavailable().retry_after >= 1  # permanent: waits retry_max/2 or more
+        finally:
+            app.shutdown(timeout=5)
+
+
+def test_unreachable_contact_point_is_named_with_its_port() -> None:
+    port = free_port()  # nothing listens there
+    app = middleware(contact_points=["127.0.0.1"], port=port, connect_timeout=2.0)
+    try:
+        started = time.monotonic()
+        status, headers, body = call(app)
+        assert status.startswith("503")
+        assert time.monotonic() - started < 2.0
+        assert f"127.0.0.1:{port}: connection refused".encode() in body
+        assert b"CASSANDRA_CONTACT_POINTS and CASSANDRA_PORT" in body
+        assert "Retry-After" in headers
+        health = call(app, "/healthz")
+        assert health[0].startswith("503")
+        assert b"connection refused" in health[2]
+    finally:
+        app.shutdown(timeout=5)
+
+
+def test_protocol_version_the_node_rejects_is_named() -> None:
+    with CQLServer() as server:
+        app = middleware(server, protocol_version=65)  # DSE_V1: the driver knows it, Cassandra does not
+        try:
+            status, _, body = call(app)
+            assert status.startswith("503")
+            assert b"rejected the protocol version" in body
+            assert b"CASSANDRA_PROTOCOL_VERSION" in body
+        finally:
+            app.shutdown(timeout=5)
+
+
+def test_permanent_errors_are_classified() -> None:
+    from cassandra.cluster import NoHostAvailable
+
+    refused = NoHostAvailable("Unable to connect to any servers", {"h:1": ConnectionRefusedError(111, "refused")})
+    keyspace = NoHostAvailable("Unable to connect to any servers using keyspace 'shop'", ["h"])
+    assert not is_permanent(refused)
+    assert is_permanent(keyspace)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        pytest.param("CASSANDRA_PORT", "70000", "a whole number from 1 to 65535", id="port-too-big"),
+        pytest.param("CASSANDRA_PORT", "0", "a whole number from 1 to 65535", id="port-zero"),
+        pytest.param("CASSANDRA_PORT", "cql", "a whole number from 1 to 65535", id="port-not-a-number"),
+        pytest.param("CASSANDRA_PROTOCOL_VERSION", "7", "one of the versions", id="protocol-unknown"),
+        pytest.param("CASSANDRA_PROTOCOL_VERSION", "v4", "one of the versions", id="protocol-not-a-number"),
+        pytest.param("CASSANDRA_CONTACT_POINTS", "10.0.0.1:99999", "1 to 65535", id="contact-point-port"),
+        pytest.param("CASSANDRA_SSL_CA", "/nonexistent/ca.pem", "does not exist", id="ca-missing"),
+        pytest.param("CASSANDRA_SSL_CERT", "/nonexistent/client.pem", "does not exist", id="cert-missing"),
+        pytest.param("WSGI_CASSANDRA_SHUTDOWN_TIMEOUT", "-1", "a positive number of seconds", id="shutdown-timeout"),
+        pytest.param("WSGI_CASSANDRA_RETRY_MAX", "soon", "a positive number of seconds", id="retry-max"),
+    ],
+)
+def test_bad_setting_fails_at_construction_naming_it(variable: str, value: str, named: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        CassandraMiddleware(read_local, warmer="lazy", environ={variable: value})
+    message = str(raised.value)
+    assert variable in message
+    assert named in message
+
+
+@pytest.mark.parametrize("variable", ["CASSANDRA_SSL_CA", "CASSANDRA_SSL_CERT"])
+def test_tls_file_that_does_not_parse(variable: str, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    with pytest.raises(ConfigurationError) as raised:
+        CassandraMiddleware(read_local, warmer="lazy", environ={variable: str(garbage)})
+    assert variable in str(raised.value)
+    assert "cannot be loaded" in str(raised.value)
+
+
+def test_tls_key_without_certificate(tmp_path: Path) -> None:
+    key = tmp_path / "client.key"
+    key.write_text("not a key")
+    with pytest.raises(ConfigurationError, match=r"CASSANDRA_SSL_KEY is set without CASSANDRA_SSL_CERT"):
+        CassandraMiddleware(read_local, warmer="lazy", environ={"CASSANDRA_SSL_KEY": str(key)})
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("kind", ["gunicorn", "uwsgi"])
+def test_server_with_an_impossible_setting_stops_at_once_saying_why(kind: str) -> None:
+    """Not a crash loop: the app cannot be built, the server exits (non-zero) with the setting named."""
+    env = drill_env(["127.0.0.1"], 9042, CASSANDRA_PORT="70000")
+    web = WebServer(kind, env)
+    result = subprocess.run(
+        web.command(), check=False, cwd=ROOT, env=web.env, capture_output=True, text=True, timeout=60
+    )
+    web.stop()
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "CASSANDRA_PORT = '70000' is not valid; accepted: a whole number from 1 to 65535" in output
+    assert output.count("Booting worker") <= 2  # Gunicorn: each worker tried once, then the arbiter halts
