@@ -121,7 +121,12 @@ class Settings:
 
 
 def _bad(source: str, value: object, accepted: str) -> ConfigurationError:
-    return ConfigurationError(f"{source} = {value!r} is not valid; accepted: {accepted}")
+    return ConfigurationError(f"{source} = {_masked(value)!r} is not valid; accepted: {accepted}")
+
+
+def _masked(value: object) -> object:
+    """Hide URL-style credentials (``user:password@host``) pasted into a setting before echoing it."""
+    return re.sub(r"[^\s,/@]+@", "***@", value) if isinstance(value, str) and "@" in value else value
 
 
 def _contact_points(value: object, source: str) -> tuple[str, ...]:

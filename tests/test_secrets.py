@@ -1,0 +1,172 @@
+"""The password never shows: not in logs (every logger, the driver's included, at DEBUG), error messages,
+``repr``, the health endpoint, 503 bodies or the WSGI environ -- checked in-process and under Gunicorn.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support.drills import WebServer, drill_env, get, seed, wait_until
+from wsgi_cassandra import CassandraMiddleware, ConfigurationError
+from wsgi_cassandra.testing import CQLServer
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("CASSANDRA_CONTACT_POINTS")), reason="drives the embedded CQL test server"
+)
+
+RIGHT = "right-S3cret-d41c"
+WRONG = "wrong-S3cret-9a07"
+SECRETS = (RIGHT, WRONG)
+
+
+def assert_no_secret(*texts: str | bytes) -> None:
+    for text in texts:
+        data = text.encode() if isinstance(text, str) else text
+        for secret in SECRETS:
+            assert secret.encode() not in data, f"password found in: {data[:300]!r}"
+
+
+def dump_environ(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Touch the session (so the stand-in raises when none is ready), then show every environ value."""
+    text = "\n".join(f"{key}={value!r}" for key, value in environ.items())
+    environ["cassandra.session"].execute("SELECT release_version FROM system.local")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [text.encode()]
+
+
+def call(app: Any, path: str = "/") -> tuple[str, bytes, dict[str, Any]]:
+    environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "wsgi.url_scheme": "http"}
+    seen: dict[str, str] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        seen["status"] = status
+        return lambda data: None
+
+    body = b"".join(app(environ, start_response))
+    return seen["status"], body, environ
+
+
+@pytest.fixture
+def secured() -> Iterator[CQLServer]:
+    with CQLServer(credentials={"app": RIGHT}) as server:
+        yield server
+
+
+def formatted(caplog: pytest.LogCaptureFixture) -> str:
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+    return "\n".join(formatter.format(record) for record in caplog.records)  # includes tracebacks
+
+
+def test_failing_auth_run_logs_and_shows_no_password(secured: CQLServer, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # the root logger: ours and the driver's, everything
+    env = {
+        "CASSANDRA_CONTACT_POINTS": secured.host,
+        "CASSANDRA_PORT": str(secured.port),
+        "CASSANDRA_USERNAME": "app",
+        "CASSANDRA_PASSWORD": WRONG,
+    }
+    app = CassandraMiddleware(dump_environ, warmer="lazy", health_path="/healthz", retry_max=0.2, environ=env)
+    try:
+        status, body, environ = call(app)
+        assert status.startswith("503")
+        assert b"authentication failed" in body
+        assert wait_until(lambda: app.holder.status()["attempts"] >= 3, timeout=5)  # several failed attempts
+        health = call(app, "/healthz")
+        assert b"authentication failed" in health[1]
+        assert_no_secret(
+            body,
+            health[1],
+            repr(app),
+            repr(app.settings),
+            str(app.settings),
+            repr(app.settings.password),
+            str(app.holder.unavailable()),
+            repr(app.holder.status()),
+            repr(environ["cassandra.session"]),
+            "\n".join(f"{key}={value!r}" for key, value in environ.items()),
+        )
+    finally:
+        app.shutdown(timeout=5)
+    log = formatted(caplog)
+    assert "authentication failed" in log  # the run did log the failures...
+    assert "Bad credentials" in log  # ...the driver's too, with tracebacks
+    assert_no_secret(log)  # ...and never the password
+
+
+def test_connected_session_environ_and_debug_logs_hold_no_password(
+    secured: CQLServer, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password_file = tmp_path / "password"
+    password_file.write_text(RIGHT + "\n")
+    env = {
+        "CASSANDRA_CONTACT_POINTS": secured.host,
+        "CASSANDRA_PORT": str(secured.port),
+        "CASSANDRA_USERNAME": "app",
+        "CASSANDRA_PASSWORD_FILE": str(password_file),
+    }
+    app = CassandraMiddleware(dump_environ, warmer="lazy", health_path="/healthz", environ=env)
+    try:
+        status, body, environ = call(app)
+        assert status == "200 OK"  # the password from the file works
+        health = call(app, "/healthz")
+        assert health[0] == "200 OK"
+        assert_no_secret(body, health[1], repr(app), repr(app.holder.current()), repr(environ))
+    finally:
+        app.shutdown(timeout=5)
+    assert_no_secret(formatted(caplog))
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        pytest.param({"CASSANDRA_PASSWORD": RIGHT}, id="password-without-username"),
+        pytest.param({"CASSANDRA_USERNAME": "app", "CASSANDRA_PASSWORD": ""}, id="empty-password"),
+        pytest.param({"CASSANDRA_PASSWORD": RIGHT, "CASSANDRA_PASSWORD_FILE": "/x"}, id="both-sources"),
+        pytest.param({"CASSANDRA_CONTACT_POINTS": f"app:{RIGHT}@127.0.0.1"}, id="credentials-in-contact-point"),
+    ],
+)
+def test_configuration_errors_never_echo_the_password(environ: dict[str, str]) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        CassandraMiddleware(dump_environ, warmer="lazy", environ=environ)
+    assert_no_secret(str(raised.value), repr(raised.value))
+
+
+@pytest.mark.integration
+def test_gunicorn_failing_auth_logs_nothing_secret_and_does_not_storm(secured: CQLServer) -> None:
+    seed([secured.host], secured.port, auth_provider=_auth("app", RIGHT))
+    env = drill_env(
+        [secured.host],
+        secured.port,
+        CASSANDRA_USERNAME="app",
+        CASSANDRA_PASSWORD=WRONG,
+        WSGI_CASSANDRA_RETRY_MAX="2",
+        DRILL_LOG_LEVEL="DEBUG",
+    )
+    with WebServer("gunicorn", env) as web:
+        assert wait_until(lambda: b"authentication failed" in get(web.port, "/read").body, timeout=10)
+        before = secured.stats.requests.get("AUTH_RESPONSE", 0)
+        responses = [get(web.port, path) for path in ("/read", "/healthz", "/environ") for _ in range(30)]
+        wait_until(lambda: False, timeout=3.0 - sum(r.seconds for r in responses))  # a 3 s window in all
+        attempts = secured.stats.requests.get("AUTH_RESPONSE", 0) - before
+        assert {r.status for r in responses} == {503, 200}  # /environ does not touch Cassandra
+        assert attempts <= 2 * 4, attempts  # 2 workers, one attempt per 1-2 s at most: no storm
+        assert_no_secret(*(r.body for r in responses), *(repr(r.headers) for r in responses))
+        log = web.log()
+    assert "authentication failed" in log
+    assert "DEBUG" in log  # the driver's debug output was captured too
+    assert_no_secret(log)
+
+
+def _auth(username: str, password: str) -> Any:
+    from cassandra.auth import PlainTextAuthProvider
+
+    return PlainTextAuthProvider(username, password)
