@@ -7,11 +7,17 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import selectors
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tests.support.servers import children_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -64,12 +70,13 @@ def gone(pid: int, timeout: float = 10.0) -> bool:
 def test_example_serves_rows_from_cassandra(server: str, launch: Any, seeded: dict[str, str], tmp_path: Path) -> None:
     web = launch.start_web(server, seeded, log=tmp_path / f"{server}.log")
     try:
-        if server == "gunicorn":  # its post_worker_init hook warms each worker before it accepts a request
-            assert len(launch.wait_for_workers(web, count=2, timeout=20.0)) == 2, web.log_text()
+        # Gunicorn's post_worker_init / uWSGI's @postfork: both workers warm before any request is sent.
+        warmed = launch.wait_for_workers(web, count=2, timeout=20.0)
+        workers = children_of(web.proc.pid)
         pages = [launch.get(web.host, web.port, "/") for _ in range(4)]
         health = launch.get(web.host, web.port, "/healthz")
     finally:
-        launch.stop(web.proc)
+        graceful = launch.stop(web.proc)
     log = web.log_text()
 
     for status, body, _elapsed in pages:
@@ -78,8 +85,62 @@ def test_example_serves_rows_from_cassandra(server: str, launch: Any, seeded: di
         assert body.splitlines()[-3:] == GREETINGS
     assert health[0] == 200
     assert '"state": "ready"' in health[1]
+    assert len(warmed) == 2, log
+    assert set(warmed) == workers, log  # the master's two children, each logged "session ready in X ms"
     served = {int(m) for _, body, _ in pages for m in re.findall(r"worker pid (\d+)", body)}
-    assert served
-    assert served <= set(web.ready_workers()), log  # each serving worker logged "session ready in X ms"
-    assert web.proc.returncode is not None
-    assert all(gone(pid) for pid in served), f"worker(s) outlived the {server} master"
+    assert served, pages
+    assert served <= workers
+    assert graceful, log
+    assert all(gone(pid) for pid in workers), f"worker(s) outlived the {server} master"
+
+
+@pytest.mark.parametrize(
+    ("server", "signum"),
+    [
+        pytest.param("gunicorn", signal.SIGINT, id="gunicorn-ctrl-c"),
+        pytest.param("uwsgi", signal.SIGTERM, id="uwsgi-term"),
+    ],
+)
+def test_serve_starts_everything_and_a_signal_stops_everything(server: str, signum: int, launch: Any) -> None:
+    """``python3 dev.py serve`` on a fresh machine: its own test server, the schema, the server; then no orphans."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CASSANDRA_", "WSGI_CASSANDRA_"))}
+    port = launch.free_port()
+    serve = subprocess.Popen(
+        [sys.executable, str(EXAMPLE / "serve.py"), "--server", server, "--port", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert serve.stdout is not None
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        with selectors.DefaultSelector() as selector:
+            selector.register(serve.stdout, selectors.EVENT_READ)
+            while "serves the example" not in "".join(output) and time.monotonic() < deadline:
+                if selector.select(1.0):
+                    line = serve.stdout.readline()
+                    if not line:
+                        break
+                    output.append(line)
+        status, body, _ = launch.get("127.0.0.1", port, "/")
+        serve.send_signal(signum)
+        rest, _ = serve.communicate(timeout=60)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.communicate(timeout=10)
+    text = "".join(output) + rest
+
+    assert status == 200, text
+    assert body.splitlines()[-3:] == GREETINGS
+    assert serve.returncode == 0, text
+    assert f"{signal.Signals(signum).name}: stopping" in text
+    assert f"{server} stopped" in text
+    assert "CQL test server stopped" in text
+    pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", text)]  # the test server and the master
+    pids += [int(p) for p in re.findall(r"worker pid (\d+)", body)]
+    assert len(pids) == 3
+    assert all(gone(pid) for pid in pids), text

@@ -10,24 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-try:
-    from wsgi_cassandra.gunicorn import post_fork, post_worker_init, worker_exit
-except ImportError:  # until wsgi_cassandra.gunicorn ships: the same two steps by hand
-    from typing import Any
-
-    from wsgi_cassandra.holder import all_holders
-
-    def post_fork(server: Any, worker: Any) -> None:
-        """Nothing to do: without --preload the app (and its middleware) loads in the worker."""
-
-    def post_worker_init(worker: Any) -> None:
-        for holder in all_holders():
-            holder.warm()
-
-    def worker_exit(server: Any, worker: Any) -> None:
-        for holder in all_holders():
-            holder.shutdown()
-
+from wsgi_cassandra.gunicorn import post_fork, post_worker_init, worker_exit
 
 __all__ = [  # the names Gunicorn reads
     "bind",

@@ -17,8 +17,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -99,13 +100,25 @@ class WebServer:
     port: int
     proc: subprocess.Popen[bytes]
     log: Path | None = None
+    echoed: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/"
 
     def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log is not None and self.log.exists() else ""
+        if self.log is None:
+            return "".join(self.echoed)
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def _echo(self) -> None:
+        """Copy the server's output to ours, keeping it for :meth:`ready_workers` (a daemon thread)."""
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            self.echoed.append(line)
+            sys.stdout.write(line)
+            sys.stdout.flush()
 
     def ready_workers(self) -> dict[int, int]:
         """Worker pid -> milliseconds its session took, from the workers' "session ready" log lines."""
@@ -135,9 +148,14 @@ def start_web(
     port: int = 0,
     app: str | None = None,
     log: Path | None = None,
+    ready_path: str | None = None,
     timeout: float = 30.0,
 ) -> WebServer:
-    """Start ``kind`` on ``host:port`` (0: a free port) and wait until it accepts connections."""
+    """Start ``kind`` on ``host:port`` (0: a free port) and wait until it accepts connections, and then,
+    with ``ready_path``, until a GET of it answers 200 (a worker is up and its session ready).
+
+    Its output goes to ``log``, or else through this process's stdout (kept for :meth:`ready_workers`).
+    """
     port = port or free_port(host)
     child_env = {**env, "EXAMPLE_BIND": f"{host}:{port}", "PYTHONUNBUFFERED": "1"}
     out: IO[bytes] | None = log.open("wb") if log is not None else None
@@ -147,23 +165,32 @@ def start_web(
             cwd=HERE,
             env=child_env,
             stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT if out is not None else None,
+            stdout=out if out is not None else subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     finally:
         if out is not None:
             out.close()
     server = WebServer(kind, host, port, proc, log)
+    if out is None:
+        threading.Thread(target=server._echo, name=f"{kind}-output", daemon=True).start()
     deadline = time.monotonic() + timeout
-    while not _accepts(host, port):
+    while not (_accepts(host, port) and (ready_path is None or _answers(host, port, ready_path))):
         if proc.poll() is not None:
             raise LaunchError(f"{kind} exited with status {proc.returncode} before serving\n{server.log_text()}")
         if time.monotonic() > deadline:
             stop(proc)
-            raise LaunchError(f"{kind} did not listen on {host}:{port} within {timeout:.0f} s\n{server.log_text()}")
+            raise LaunchError(f"{kind} was not ready on {host}:{port} within {timeout:.0f} s\n{server.log_text()}")
         time.sleep(0.1)
     return server
+
+
+def _answers(host: str, port: int, path: str) -> bool:
+    try:
+        return get(host, port, path, timeout=2.0)[0] == 200
+    except (OSError, http.client.HTTPException):
+        return False
 
 
 def _accepts(host: str, port: int) -> bool:
@@ -197,21 +224,25 @@ def get(host: str, port: int, path: str = "/", timeout: float = 10.0) -> tuple[i
     return response.status, body, (time.perf_counter() - started) * 1000.0
 
 
-def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = 15.0) -> None:
-    """SIGTERM to the master (Gunicorn and the test server stop gracefully; uWSGI has ``die-on-term``),
-    SIGKILL after ``timeout``; then the rest of its process group, so that no worker outlives its master.
-    """
+def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str], timeout: float = 10.0) -> bool:
+    """SIGTERM to the master (Gunicorn, uWSGI as configured in ``uwsgi.ini`` and the test server all stop
+    gracefully), SIGKILL after ``timeout``; then the rest of its process group, so that no worker outlives
+    its master. Returns ``False`` when SIGKILL was needed (uWSGI ignores a SIGTERM that arrives while it
+    is still starting)."""
+    graceful = True
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            graceful = False
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait(5)
     _signal_group(proc.pid, signal.SIGKILL)  # any worker left behind by a master that died first
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
+    return graceful
 
 
 def _signal_group(pgid: int, signum: int) -> None:

@@ -17,7 +17,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
-from launch import SERVERS, LaunchError, WebServer, seed_schema, start_test_server, start_web, stop
+from launch import SERVERS, LaunchError, WebServer, seed_schema, start_test_server, start_web, stop, wait_for_workers
 
 if TYPE_CHECKING:
     import subprocess
@@ -57,8 +57,11 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"started the embedded CQL test server on 127.0.0.1:{port} (pid {test_server.pid})")
         seed_schema(env)
         _say("schema ready: wsgi_cassandra_example.greetings")
-        web = start_web(args.server, env, host=args.host, port=args.port)
-        _say(f"{args.server} serves the example on {web.url} with 2 workers; Ctrl-C stops everything")
+        web = start_web(args.server, env, host=args.host, port=args.port, ready_path="/healthz")
+        ready = wait_for_workers(web, count=2, timeout=20.0)
+        if len(ready) < 2:
+            _say(f"only {len(ready)} of 2 workers reported a ready session so far; serving anyway")
+        _say(f"{args.server} (pid {web.proc.pid}) serves the example on {web.url} with 2 workers; Ctrl-C stops all")
         web.proc.wait()
         _say(f"{args.server} exited with status {web.proc.returncode}")
         return web.proc.returncode or 1
@@ -72,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # stop the children without being interrupted again
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if web is not None:
-            stop(web.proc)
-            _say(f"{args.server} stopped")
+            _say(f"{args.server} stopped" if stop(web.proc) else f"{args.server} did not stop in time: killed")
         if test_server is not None:
             stop(test_server)
             _say("CQL test server stopped")
