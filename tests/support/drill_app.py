@@ -57,7 +57,10 @@ def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[byt
     if path == "/plain":
         return _json(start_response, {"pid": os.getpid()})
     if path == "/proc":
-        return _json(start_response, {"pid": os.getpid(), **proc_figures()})
+        import threading
+
+        names = sorted(thread.name for thread in threading.enumerate())
+        return _json(start_response, {"pid": os.getpid(), **proc_figures(), "python_threads": names})
     if path == "/environ":
         return _json(start_response, {key: repr(value) for key, value in environ.items()})
     if path == "/read":
