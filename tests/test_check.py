@@ -102,6 +102,24 @@ def test_unreachable_host_exits_1_naming_the_settings() -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_missing_keyspace_exits_1_naming_it(cassandra: Target) -> None:
+    result = run_check(cassandra.subprocess_env(CASSANDRA_KEYSPACE="no_such_keyspace"))
+
+    assert result.returncode == 1
+    assert "keyspace 'no_such_keyspace' does not exist" in result.stderr
+    assert "CASSANDRA_KEYSPACE" in result.stderr
+
+
+def test_unknown_local_dc_exits_1_listing_the_real_ones(cassandra: Target) -> None:
+    cassandra.embedded  # noqa: B018  (skips against a real cluster: its DC names are not known here)
+
+    result = run_check(cassandra.subprocess_env(CASSANDRA_LOCAL_DC="dc-nowhere"))
+
+    assert result.returncode == 1
+    assert "CASSANDRA_LOCAL_DC=dc-nowhere names no data centre of this cluster" in result.stderr
+    assert "accepted: datacenter1" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [

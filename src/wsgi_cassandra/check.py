@@ -63,6 +63,14 @@ def run_check(environ: Mapping[str, str] | None = None, out: TextIO | None = Non
         from .diagnose import describe_error
 
         print(f"cannot connect: {describe_error(exc)}", file=err)
+        if settings.local_dc is not None and type(exc).__name__ == "NoHostAvailable":
+            dcs = datacenters(settings.with_(local_dc=None))
+            if dcs and settings.local_dc not in dcs:
+                print(
+                    f"  CASSANDRA_LOCAL_DC={settings.local_dc} names no data centre of this cluster, so the driver "
+                    f"ignores every host; accepted: {', '.join(dcs)}",
+                    file=err,
+                )
         return EXIT_CANNOT_CONNECT
     try:
         for line in report(settings, connected, first_version=connector.first_version):
@@ -121,6 +129,25 @@ def _probe(candidate: str) -> None:
         raise WarmerUnavailable("the check's probe holder never connects")
 
     get_warmer(candidate).install(SessionHolder(never))
+
+
+def datacenters(settings: Settings) -> list[str]:
+    """The cluster's data centres, from one quick connect without schema; empty if that fails too."""
+    from cassandra.cluster import Cluster
+
+    from .driver import cluster_kwargs
+
+    try:
+        cluster = Cluster(**{**cluster_kwargs(settings), "schema_metadata_enabled": False})
+    except Exception:
+        return []
+    try:
+        cluster.connect()
+        return sorted({str(host.datacenter) for host in cluster.metadata.all_hosts() if host.datacenter})
+    except Exception:
+        return []
+    finally:
+        cluster.shutdown()
 
 
 class _Connector:
