@@ -50,6 +50,7 @@ class RawClient:
         self.version = version
         self.segmented = False
         self.buffer = b""
+        self.frames = b""
 
     def close(self) -> None:
         self.sock.close()
@@ -81,11 +82,16 @@ class RawClient:
         if not self.segmented:
             head = self._take(9)
             return head + self._take(HEADER.unpack(head)[4])
-        self._fill(6)
-        header = SegmentCodec().decode_header(io.BytesIO(self.buffer[:6]))
-        data = io.BytesIO(self._take(header.segment_length))
-        data.seek(6)
-        return bytes(SegmentCodec().decode(data, header).payload)
+        # A self-contained segment may hold several frames (the server packs a burst of answers together).
+        while len(self.frames) < 9 or len(self.frames) < 9 + HEADER.unpack(self.frames[:9])[4]:
+            self._fill(6)
+            header = SegmentCodec().decode_header(io.BytesIO(self.buffer[:6]))
+            data = io.BytesIO(self._take(header.segment_length))
+            data.seek(6)
+            self.frames += bytes(SegmentCodec().decode(data, header).payload)
+        end = 9 + HEADER.unpack(self.frames[:9])[4]
+        frame, self.frames = self.frames[:end], self.frames[end:]
+        return frame
 
     def recv(self) -> tuple[int, Any]:
         raw = self._frame_bytes()
@@ -288,6 +294,28 @@ def test_segments_match_the_driver_codec(size: int) -> None:
     raw, out = bytearray(theirs.getvalue()), bytearray()
     segments.decode(raw, out)
     assert (bytes(out), raw) == (payload, bytearray())
+
+
+@pytest.mark.parametrize(
+    ("sizes", "segment_count"),
+    [
+        pytest.param([100] * 50, 1, id="a-burst-in-one-segment"),
+        pytest.param([100_000, 100_000], 2, id="no-segment-over-the-limit"),
+        pytest.param([10, 300_000, 10], 5, id="a-big-frame-alone-in-its-parts"),
+    ],
+)
+def test_pack_puts_whole_frames_in_self_contained_segments(sizes: list[int], segment_count: int) -> None:
+    frames = [bytes([i]) * size for i, size in enumerate(sizes)]
+    raw, out = bytearray(segments.pack(frames)), bytearray()
+    count = 0
+    while raw:  # one segment at a time: header (3 + CRC24 3), payload, CRC32 (4)
+        end = 6 + (int.from_bytes(raw[:3], "little") & segments.MAX_PAYLOAD) + 4
+        segment = raw[:end]
+        del raw[:end]
+        segments.decode(segment, out)
+        count += 1
+    assert bytes(out) == b"".join(frames)
+    assert count == segment_count
 
 
 @pytest.mark.parametrize(

@@ -47,6 +47,26 @@ class Node(Protocol):
     def _detach(self, conn: Connection) -> None: ...
 
 
+class Outbox:
+    """The answers to one read: plain frames first, then (v5, once switched) frames to pack in segments."""
+
+    __slots__ = ("framed", "plain")
+
+    def __init__(self) -> None:
+        self.plain: list[bytes] = []
+        self.framed: list[bytes] = []
+
+    def add(self, frame: bytes, segmented: bool) -> None:
+        (self.framed if segmented else self.plain).append(frame)
+
+    def __bool__(self) -> bool:
+        return bool(self.plain or self.framed)
+
+    def data(self) -> bytes:
+        plain = b"".join(self.plain)
+        return plain + segments.pack(self.framed) if self.framed else plain
+
+
 class Connection(asyncio.Protocol):
     def __init__(self, node: Node) -> None:
         self._node = node
@@ -83,7 +103,7 @@ class Connection(asyncio.Protocol):
         if self._closing or self._node.faults.black_holed:
             return
         self._raw += data
-        out: list[bytes] = []
+        out = Outbox()
         try:
             self._process(out)
         except frames.FrameError as exc:
@@ -91,12 +111,12 @@ class Connection(asyncio.Protocol):
         except segments.SegmentError as exc:
             self._refuse(out, str(exc), 0, self.version or 5)
         if out and self._transport is not None:
-            self._transport.write(b"".join(out))
+            self._transport.write(out.data())  # one write per read: the answers to a burst go out together
         if self._closing:
             self._close_gracefully()
 
     # -- framing -----------------------------------------------------------------------------------
-    def _process(self, out: list[bytes]) -> None:
+    def _process(self, out: Outbox) -> None:
         while not self._closing:
             if self._segmented:
                 if self._raw:
@@ -129,20 +149,18 @@ class Connection(asyncio.Protocol):
     def _release(self) -> str:
         return self._node.release_version
 
-    def _emit(self, out: list[bytes], stream: int, response: enc.Response) -> None:
+    def _emit(self, out: Outbox, stream: int, response: enc.Response) -> None:
         assert self.version is not None
-        raw = frames.encode(self.version, stream, response[0], response[1])
-        out.append(segments.encode(raw) if self._segmented else raw)
+        out.add(frames.encode(self.version, stream, response[0], response[1]), self._segmented)
         if self._switch_pending:
             self._switch_pending = False
             self._segmented = True  # v5: everything after READY/AUTHENTICATE is in segments
 
-    def _refuse(self, out: list[bytes], message: str, stream: int, version: int) -> None:
+    def _refuse(self, out: Outbox, message: str, stream: int, version: int) -> None:
         """A fatal protocol error: answer it, then close once the client has read it."""
         self._node.stats.protocol_error()
         log.debug("Protocol error from %s:%d: %s", self.peer[0], self.peer[1], message)
-        raw = frames.encode(version, stream, *enc.error(errors.ProtocolError(message)))
-        out.append(segments.encode(raw) if self._segmented else raw)
+        out.add(frames.encode(version, stream, *enc.error(errors.ProtocolError(message))), self._segmented)
         self._closing = True
 
     def _close_gracefully(self) -> None:
@@ -157,7 +175,7 @@ class Connection(asyncio.Protocol):
             transport.close()
 
     # -- requests ----------------------------------------------------------------------------------
-    def _handle(self, frame: frames.Frame, out: list[bytes]) -> None:
+    def _handle(self, frame: frames.Frame, out: Outbox) -> None:
         kind = frames.OPCODE_NAMES.get(frame.opcode, "UNKNOWN")
         self._node.stats.request(kind)
         faults = self._node.faults
@@ -172,9 +190,9 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if self._closing or transport is None or transport.is_closing():
             return
-        out: list[bytes] = []
+        out = Outbox()
         self._emit(out, frame.stream, self._answer(frame, rule))
-        transport.write(b"".join(out))
+        transport.write(out.data())
 
     def _answer(self, frame: frames.Frame, rule: Rule | None) -> enc.Response:
         if rule is not None and rule.error is not None:
@@ -279,9 +297,9 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if kind not in self.registered or self._closing or transport is None or transport.is_closing():
             return
-        out: list[bytes] = []
+        out = Outbox()
         self._emit(out, -1, response)
-        transport.write(out[0])
+        transport.write(out.data())
 
     def abort(self) -> None:
         if self._transport is not None:
