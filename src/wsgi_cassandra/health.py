@@ -5,10 +5,12 @@ middleware answers that path itself, without calling the app: ``200`` with a sma
 worker's session is ready, ``503`` (with ``Retry-After``) otherwise::
 
     {"state": "ready", "pid": 4242, "hosts_up": 3, "hosts": 3, "attempts": 1,
-     "warmup_ms": {"connect": 41.2}}
+     "warmup_ms": {"control_connection": 9.1, "topology": 2.0, "schema": 24.3, "pools": 8.2},
+     "warmup_total_ms": 43.6}
 
 ``state`` is ``ready``, ``connecting``, ``unavailable`` (the last attempt failed: ``last_error`` says why,
-without secrets) or ``hosts_down`` (connected, but every host is down). Asking never connects and never
+without secrets, and ``retry_in_s`` when the next attempt starts) or ``hosts_down`` (connected, but every
+host is down: the driver reconnects by itself). Asking never connects and never
 waits: a probe must not pile up behind a slow Cassandra.
 """
 

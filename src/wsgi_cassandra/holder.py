@@ -186,8 +186,10 @@ class SessionHolder:
             status["hosts_up"] = sum(1 for host in hosts if host.is_up)
             status["hosts"] = len(hosts)
             status["warmup_ms"] = {name: round(ms, 1) for name, ms in connected.phases.items()}
+            status["warmup_total_ms"] = round(connected.total_ms, 1)
         if proc.error is not None:
             status["last_error"] = proc.error
+            status["retry_in_s"] = round(max(0.0, proc.next_attempt_at - time.monotonic()), 1)
         return status
 
     # --- lifecycle ---------------------------------------------------------------------------------------
