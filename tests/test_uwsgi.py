@@ -100,7 +100,7 @@ def test_recycled_worker_comes_back_warm(cassandra: Target, keyspace: str) -> No
         stop_and_check_closed(server, cassandra)
 
 
-def test_threads_disabled_is_a_clear_error_not_a_hang(cassandra: Target, tmp_path: Path) -> None:
+def test_threads_disabled_is_a_clear_error_not_a_hang(cassandra: Target) -> None:
     env = cassandra.subprocess_env(CASSANDRA_KEYSPACE="ks")
     server = start("uwsgi", "tests.apps.no_threads:application", "--master", "--processes", "2", env=env)
     try:

@@ -321,7 +321,7 @@ def assert_warm_workers(
     assert all(answer["rows"] == ROWS for answer in answers)
     assert all(answer["built_pid"] == answer["pid"] for answer in answers)
     served = {answer["pid"] for answer in answers}
-    assert served <= set(warmed)
+    assert served == set(warmed), "every worker served, each from the session it built itself"
     assert stats.startups == expected, "no request paid for a connect"
     return served
 
