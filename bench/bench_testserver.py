@@ -1,24 +1,32 @@
-"""Benchmark of the CQL test server as a separate process, seen from one default driver session.
+"""Benchmark of the CQL test server as a separate process, seen from default driver sessions.
 
-    python bench/bench_testserver.py [--connects 7] [--reads 20000] [--seconds 10] [--concurrency 64]
+    python bench/bench_testserver.py [--connects 7] [--seconds 4] [--window 128] [--processes 2]
 
 Starts ``python -m wsgi_cassandra.testing`` on 127.0.0.1 and a free port, then reports the median
-``Cluster().connect()`` time and simple prepared reads per second (bounded by a count and a deadline),
-as a small table. The server runs in its own process so the driver's own cost is not mixed into it.
+``Cluster().connect()`` time and prepared single-row reads per second: one at a time, then with
+``--window`` requests in flight (``execute_async``, each answer issuing the next), with the driver's
+default named-tuple rows and with plain tuples, then from several client processes at once, and finally
+pipelined raw v4 EXECUTEs without the driver. Besides the rate, every row gives the CPU time each side
+spent per request (client process, server process from /proc): the rate moves with whatever else the
+machine runs, CPU per request much less, and ``1e6 / us`` is what one core could do on that side.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
 from cassandra.cluster import Cluster
-from cassandra.concurrent import execute_concurrent_with_args
+
+SELECT = "SELECT v FROM bench.kv WHERE k = ?"
 
 
 def _free_port() -> int:
@@ -41,6 +49,16 @@ def _start_server(port: int) -> subprocess.Popen[str]:
     return proc
 
 
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc); 0.0 elsewhere, and the table then says n/a."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _connect_times(port: int, count: int) -> list[float]:
     times = []
     for _ in range(count):
@@ -54,42 +72,75 @@ def _connect_times(port: int, count: int) -> list[float]:
     return times
 
 
-def _reads(port: int, reads: int, seconds: float, concurrency: int) -> dict[str, Any]:
+def _setup(port: int) -> None:
     cluster = Cluster(contact_points=["127.0.0.1"], port=port)
     try:
         session = cluster.connect()
         session.execute(
-            "CREATE KEYSPACE IF NOT EXISTS bench "
-            "WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"
+            "CREATE KEYSPACE IF NOT EXISTS bench"
+            " WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"
         )
         session.execute("CREATE TABLE IF NOT EXISTS bench.kv (k int PRIMARY KEY, v text)")
         insert = session.prepare("INSERT INTO bench.kv (k, v) VALUES (?, ?)")
-        execute_concurrent_with_args(session, insert, [(k, f"value-{k}") for k in range(100)])
-        select = session.prepare("SELECT v FROM bench.kv WHERE k = ?")
-        for k in range(200):  # warm up
-            session.execute(select, (k % 100,))
-
-        sync_done, started = 0, time.perf_counter()
-        while sync_done < min(reads, 5000) and time.perf_counter() - started < seconds / 2:
-            session.execute(select, (sync_done % 100,))
-            sync_done += 1
-        sync_rate = sync_done / (time.perf_counter() - started)
-
-        done, started = 0, time.perf_counter()
-        deadline = started + seconds / 2
-        batch = 1000
-        while done < reads and time.perf_counter() < deadline:
-            args = [((done + i) % 100,) for i in range(min(batch, reads - done))]
-            results = execute_concurrent_with_args(session, select, args, concurrency=concurrency)
-            assert all(ok for ok, _ in results)
-            done += len(args)
-        rate = done / (time.perf_counter() - started)
-        return {"sync": sync_rate, "sync_n": sync_done, "concurrent": rate, "concurrent_n": done}
+        for k in range(100):
+            session.execute(insert, (k, f"value-{k}"))
     finally:
         cluster.shutdown()
 
 
-def _raw_capacity(port: int, reads: int, seconds: float, window: int = 128) -> tuple[int, float]:
+def _client(port: int, seconds: float, window: int, rows: str) -> dict[str, float]:
+    """One session: ``window`` reads in flight (0: one synchronous read at a time) for ``seconds``."""
+    cluster = Cluster(contact_points=["127.0.0.1"], port=port)
+    try:
+        session = cluster.connect()
+        if rows == "tuple":
+            from cassandra.query import tuple_factory
+
+            session.row_factory = tuple_factory
+        select = session.prepare(SELECT)
+        for k in range(300):  # warm up
+            session.execute(select, (k % 100,))
+        done, errors, finished, lock = [0], [0], threading.Event(), threading.Lock()
+        cpu, started = time.process_time(), time.perf_counter()
+        deadline = started + seconds
+        if window == 0:
+            while time.perf_counter() < deadline:
+                session.execute(select, (done[0] % 100,))
+                done[0] += 1
+        else:
+
+            def issue() -> None:
+                session.execute_async(select, (done[0] % 100,)).add_callbacks(answered, failed)
+
+            def answered(_: Any) -> None:
+                with lock:
+                    done[0] += 1
+                if time.perf_counter() < deadline:
+                    issue()
+                else:
+                    finished.set()
+
+            def failed(_: Any) -> None:
+                errors[0] += 1
+                finished.set()
+
+            for _ in range(window):
+                issue()
+            finished.wait(seconds + 30)
+        elapsed = time.perf_counter() - started
+        return {"done": done[0], "errors": errors[0], "elapsed": elapsed, "cpu": time.process_time() - cpu}
+    finally:
+        cluster.shutdown()
+
+
+def _clients(port: int, count: int, seconds: float, window: int, rows: str) -> list[dict[str, float]]:
+    """``count`` client processes at once (each its own driver, so its own GIL)."""
+    args = [sys.executable, __file__, "--client", str(port), str(seconds), str(window), rows]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    return [json.loads(proc.communicate(timeout=seconds + 60)[0].strip().splitlines()[-1]) for proc in procs]
+
+
+def _raw_capacity(port: int, seconds: float, window: int = 128) -> dict[str, float]:
     """Server-side capacity: pipelined v4 EXECUTEs from a raw socket, so the driver's cost is out."""
     from cassandra.protocol import ExecuteMessage, PrepareMessage, ProtocolHandler, StartupMessage
 
@@ -100,7 +151,7 @@ def _raw_capacity(port: int, reads: int, seconds: float, window: int = 128) -> t
         buf = bytearray()
 
         def read_frames(count: int) -> list[bytes]:
-            bodies = []
+            bodies: list[bytes] = []
             while len(bodies) < count:
                 while len(buf) >= 9 and len(buf) >= 9 + int.from_bytes(buf[5:9], "big"):
                     end = 9 + int.from_bytes(buf[5:9], "big")
@@ -115,49 +166,73 @@ def _raw_capacity(port: int, reads: int, seconds: float, window: int = 128) -> t
 
         sock.sendall(frame(StartupMessage(cqlversion="3.4.5", options={}), 0))
         read_frames(1)
-        sock.sendall(frame(PrepareMessage("SELECT v FROM bench.kv WHERE k = ?"), 1))
+        sock.sendall(frame(PrepareMessage(SELECT), 1))
         prepared = read_frames(1)[0]
         query_id = prepared[9 + 4 + 2 : 9 + 4 + 2 + int.from_bytes(prepared[13:15], "big")]
         batch = b"".join(frame(ExecuteMessage(query_id, [(i % 100).to_bytes(4, "big")], 1), i) for i in range(window))
         done, started = 0, time.perf_counter()
-        while done < reads and time.perf_counter() - started < seconds:
+        while time.perf_counter() - started < seconds:
             sock.sendall(batch)
             read_frames(window)
             done += window
-        return done, done / (time.perf_counter() - started)
+        return {"done": done, "errors": 0, "elapsed": time.perf_counter() - started, "cpu": 0.0}
+
+
+def _row(name: str, results: list[dict[str, float]], server_cpu: float | None) -> tuple[str, ...]:
+    done = sum(r["done"] for r in results)
+    rate = sum(r["done"] / r["elapsed"] for r in results)
+    client_cpu = sum(r["cpu"] for r in results)
+    client_us = f"{client_cpu / done * 1e6:.0f}" if client_cpu else "-"
+    server_us = f"{server_cpu / done * 1e6:.0f}" if server_cpu else "n/a"
+    errors = int(sum(r["errors"] for r in results))
+    return (f"{name} ({done}{f', {errors} errors' if errors else ''})", f"{rate:.0f} /s", client_us, server_us)
 
 
 def main() -> int:
+    if len(sys.argv) == 6 and sys.argv[1] == "--client":
+        port, seconds, window = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+        print(json.dumps(_client(port, seconds, window, sys.argv[5])))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connects", type=int, default=7)
-    parser.add_argument("--reads", type=int, default=20000)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=4.0, help="per measured row")
+    parser.add_argument("--window", type=int, default=128, help="requests in flight per session")
+    parser.add_argument("--processes", type=int, default=2, help="client processes for the parallel rows")
     args = parser.parse_args()
     port = _free_port()
     proc = _start_server(port)
+    rows: list[tuple[str, ...]] = []
+
+    def measure(name: str, run: Any) -> None:
+        before = _cpu_seconds(proc.pid)
+        results = run()
+        rows.append(_row(name, results, _cpu_seconds(proc.pid) - before))
+
     try:
         connects = _connect_times(port, args.connects)
-        reads = _reads(port, args.reads, args.seconds, args.concurrency)
-        raw_done, raw_rate = _raw_capacity(port, args.reads, args.seconds / 2)
+        _setup(port)
+        secs, window, procs = args.seconds, args.window, args.processes
+        measure("reads, one at a time", lambda: _clients(port, 1, secs, 0, "named"))
+        measure(f"reads, {window} in flight", lambda: _clients(port, 1, secs, window, "named"))
+        measure(f"reads, {window} in flight, tuple rows", lambda: _clients(port, 1, secs, window, "tuple"))
+        measure(f"reads, {procs} processes x {window}", lambda: _clients(port, procs, secs, window, "named"))
+        measure(
+            f"reads, {procs} processes x {window}, tuple rows", lambda: _clients(port, procs, secs, window, "tuple")
+        )
+        measure("raw pipelined v4, no driver", lambda: [_raw_capacity(port, secs)])
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         if proc.stdout is not None:
             proc.stdout.close()
-    concurrency, median = args.concurrency, statistics.median(connects) * 1000
-    rows = [
-        (f"connect (median of {len(connects)})", f"{median:.1f} ms"),
-        ("connect (min / max)", f"{min(connects) * 1000:.1f} / {max(connects) * 1000:.1f} ms"),
-        (f"prepared reads, sequential ({reads['sync_n']})", f"{reads['sync']:.0f} /s"),
-        (f"prepared reads, concurrency {concurrency} ({reads['concurrent_n']})", f"{reads['concurrent']:.0f} /s"),
-        (f"server capacity, pipelined raw v4 ({raw_done})", f"{raw_rate:.0f} /s"),
-    ]
-    width = max(len(name) for name, _ in rows)
-    print(f"{'measure'.ljust(width)} | value")
-    print(f"{'-' * width}-|-{'-' * 16}")
-    for name, value in rows:
-        print(f"{name.ljust(width)} | {value}")
+    median = statistics.median(connects) * 1000
+    low, high = min(connects) * 1000, max(connects) * 1000
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; prepared single-row reads")
+    print(f"connect: median {median:.1f} ms of {len(connects)} (min {low:.1f}, max {high:.1f})")
+    header = ("measure (requests)", "rate", "client CPU us/req", "server CPU us/req")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
     return 0
 
 
