@@ -260,7 +260,6 @@ class SessionHolder:
                 delay = self._backoff.delay(proc.attempts, permanent=permanent)
                 proc.error = self._describe(exc)
                 proc.next_attempt_at = time.monotonic() + delay
-                proc.attempted.set()
                 log.warning(
                     "pid %d: Cassandra connect attempt %d failed after %.0f ms: %s; retrying in %.1f s",
                     proc.pid,
@@ -269,6 +268,7 @@ class SessionHolder:
                     proc.error,
                     delay,
                 )
+                proc.attempted.set()  # after the log line: whoever waited may read the log next
                 proc.stop.wait(delay)
                 continue
             if proc.stop.is_set():  # shut down while we were connecting: do not keep what we built
@@ -277,7 +277,6 @@ class SessionHolder:
             proc.connected = proc.live = connected
             proc.error = None
             connected.cluster.register_listener(_HostWatch(proc, connected))
-            proc.attempted.set()
             phases = ", ".join(f"{name} {ms:.0f} ms" for name, ms in connected.phases.items())
             log.info(
                 "pid %d: Cassandra session ready in %.0f ms (attempt %d; %s)",
@@ -286,6 +285,7 @@ class SessionHolder:
                 proc.attempts,
                 phases,
             )
+            proc.attempted.set()
             return
 
 
