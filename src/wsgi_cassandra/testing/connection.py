@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from . import decode, errors, frames, segments, wire
 from . import encode as enc
-from .faults import Faults, Rule, build_error
+from .faults import Faults, Rule, build_error, request_query_id, request_texts
 from .wire import Malformed, Reader
 
 if TYPE_CHECKING:
@@ -45,26 +45,6 @@ class Node(Protocol):
     def _attach(self, conn: Connection) -> None: ...
 
     def _detach(self, conn: Connection) -> None: ...
-
-
-class Outbox:
-    """The answers to one read: plain frames first, then (v5, once switched) frames to pack in segments."""
-
-    __slots__ = ("framed", "plain")
-
-    def __init__(self) -> None:
-        self.plain: list[bytes] = []
-        self.framed: list[bytes] = []
-
-    def add(self, frame: bytes, segmented: bool) -> None:
-        (self.framed if segmented else self.plain).append(frame)
-
-    def __bool__(self) -> bool:
-        return bool(self.plain or self.framed)
-
-    def data(self) -> bytes:
-        plain = b"".join(self.plain)
-        return plain + segments.pack(self.framed) if self.framed else plain
 
 
 class Connection(asyncio.Protocol):
@@ -103,7 +83,7 @@ class Connection(asyncio.Protocol):
         if self._closing or self._node.faults.black_holed:
             return
         self._raw += data
-        out = Outbox()
+        out = segments.Outbox()
         try:
             self._process(out)
         except frames.FrameError as exc:
@@ -116,7 +96,7 @@ class Connection(asyncio.Protocol):
             self._close_gracefully()
 
     # -- framing -----------------------------------------------------------------------------------
-    def _process(self, out: Outbox) -> None:
+    def _process(self, out: segments.Outbox) -> None:
         while not self._closing:
             if self._segmented:
                 if self._raw:
@@ -149,14 +129,14 @@ class Connection(asyncio.Protocol):
     def _release(self) -> str:
         return self._node.release_version
 
-    def _emit(self, out: Outbox, stream: int, response: enc.Response) -> None:
+    def _emit(self, out: segments.Outbox, stream: int, response: enc.Response) -> None:
         assert self.version is not None
         out.add(frames.encode(self.version, stream, response[0], response[1]), self._segmented)
         if self._switch_pending:
             self._switch_pending = False
             self._segmented = True  # v5: everything after READY/AUTHENTICATE is in segments
 
-    def _refuse(self, out: Outbox, message: str, stream: int, version: int) -> None:
+    def _refuse(self, out: segments.Outbox, message: str, stream: int, version: int) -> None:
         """A fatal protocol error: answer it, then close once the client has read it."""
         self._node.stats.protocol_error()
         log.debug("Protocol error from %s:%d: %s", self.peer[0], self.peer[1], message)
@@ -175,11 +155,11 @@ class Connection(asyncio.Protocol):
             transport.close()
 
     # -- requests ----------------------------------------------------------------------------------
-    def _handle(self, frame: frames.Frame, out: Outbox) -> None:
+    def _handle(self, frame: frames.Frame, out: segments.Outbox) -> None:
         kind = frames.OPCODE_NAMES.get(frame.opcode, "UNKNOWN")
         self._node.stats.request(kind)
         faults = self._node.faults
-        rule = faults.match(kind, self._texts(frame)) if faults._rules else None
+        rule = faults.match(kind, request_texts(frame, self.version or 4, self._node.hub)) if faults._rules else None
         if rule is not None and rule.delay > 0:
             loop = asyncio.get_event_loop()
             loop.call_later(rule.delay, self._answer_late, frame, rule)
@@ -190,13 +170,13 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if self._closing or transport is None or transport.is_closing():
             return
-        out = Outbox()
+        out = segments.Outbox()
         self._emit(out, frame.stream, self._answer(frame, rule))
         transport.write(out.data())
 
     def _answer(self, frame: frames.Frame, rule: Rule | None) -> enc.Response:
         if rule is not None and rule.error is not None:
-            query_id = _query_id(frame, self.version or 4)
+            query_id = request_query_id(frame, self.version or 4)
             if query_id or rule.error != "unprepared":  # a BATCH of plain statements has nothing to re-prepare
                 return enc.error(build_error(rule.error, rule.message, query_id=query_id))
         try:
@@ -275,29 +255,13 @@ class Connection(asyncio.Protocol):
         self.registered.update(kinds)
         return frames.READY, b""
 
-    def _texts(self, frame: frames.Frame) -> list[str]:
-        """Query texts of a request, for fault rules matching a regex."""
-        if frame.opcode not in _TEXT_OPCODES:
-            return []
-        try:
-            r = decode.reader(frame.body, frame.flags, frames.FLAG_CUSTOM_PAYLOAD)
-            if frame.opcode in (frames.QUERY, frames.PREPARE):
-                return [r.long_string()]
-            hub = self._node.hub
-            if frame.opcode == frames.EXECUTE:
-                return [hub.prepared_text(r.short_bytes()) or ""]
-            batch = decode.batch(r, self.version or 4)
-            return [s if isinstance(s, str) else hub.prepared_text(s) or "" for s, _ in batch.statements]
-        except Malformed:
-            return []
-
     # -- pushes ------------------------------------------------------------------------------------
     def push(self, kind: str, response: enc.Response) -> None:
         """Send an EVENT (stream -1) if this connection registered for ``kind``; loop thread only."""
         transport = self._transport
         if kind not in self.registered or self._closing or transport is None or transport.is_closing():
             return
-        out = Outbox()
+        out = segments.Outbox()
         self._emit(out, -1, response)
         transport.write(out.data())
 
@@ -308,16 +272,3 @@ class Connection(asyncio.Protocol):
 
 def _name(opcode: int) -> str:
     return frames.OPCODE_NAMES.get(opcode, str(opcode))
-
-
-def _query_id(frame: frames.Frame, version: int) -> bytes:
-    """The prepared id an EXECUTE runs (for BATCH, its first prepared statement's), for an injected Unprepared."""
-    try:
-        r = decode.reader(frame.body, frame.flags, frames.FLAG_CUSTOM_PAYLOAD)
-        if frame.opcode == frames.EXECUTE:
-            return r.short_bytes()
-        if frame.opcode == frames.BATCH:
-            return next((bytes(s) for s, _ in decode.batch(r, version).statements if not isinstance(s, str)), b"")
-    except Malformed:
-        pass
-    return b""

@@ -21,10 +21,13 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from . import errors, frames
+from . import decode, errors, frames
+from .wire import Malformed
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from .events import EventHub
 
 _DEFAULT_MESSAGES = {
     "overloaded": "Server is in overloaded state. Cannot accept more requests at this point",
@@ -198,3 +201,35 @@ class Faults:
 
 def _compile(query: str | None) -> re.Pattern[str] | None:
     return None if query is None else re.compile(query, re.IGNORECASE)
+
+
+_TEXT_OPCODES = frozenset({frames.QUERY, frames.PREPARE, frames.EXECUTE, frames.BATCH})
+
+
+def request_texts(frame: frames.Frame, version: int, hub: EventHub) -> list[str]:
+    """Query texts of a request, for rules matching a regex (for EXECUTE, the text it was prepared from)."""
+    if frame.opcode not in _TEXT_OPCODES:
+        return []
+    try:
+        r = decode.reader(frame.body, frame.flags, frames.FLAG_CUSTOM_PAYLOAD)
+        if frame.opcode in (frames.QUERY, frames.PREPARE):
+            return [r.long_string()]
+        if frame.opcode == frames.EXECUTE:
+            return [hub.prepared_text(r.short_bytes()) or ""]
+        batch = decode.batch(r, version)
+        return [s if isinstance(s, str) else hub.prepared_text(s) or "" for s, _ in batch.statements]
+    except Malformed:
+        return []
+
+
+def request_query_id(frame: frames.Frame, version: int) -> bytes:
+    """The prepared id an EXECUTE runs (for BATCH, its first prepared statement's), for an injected Unprepared."""
+    try:
+        r = decode.reader(frame.body, frame.flags, frames.FLAG_CUSTOM_PAYLOAD)
+        if frame.opcode == frames.EXECUTE:
+            return r.short_bytes()
+        if frame.opcode == frames.BATCH:
+            return next((bytes(s) for s, _ in decode.batch(r, version).statements if not isinstance(s, str)), b"")
+    except Malformed:
+        pass
+    return b""

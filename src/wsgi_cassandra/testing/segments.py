@@ -100,3 +100,23 @@ def decode(raw: bytearray, into: bytearray) -> None:
         offset = end
     if offset:
         del raw[:offset]
+
+
+class Outbox:
+    """The answers to one read: plain frames first, then (v5, once switched) frames to pack in segments."""
+
+    __slots__ = ("framed", "plain")
+
+    def __init__(self) -> None:
+        self.plain: list[bytes] = []
+        self.framed: list[bytes] = []
+
+    def add(self, frame: bytes, segmented: bool) -> None:
+        (self.framed if segmented else self.plain).append(frame)
+
+    def __bool__(self) -> bool:
+        return bool(self.plain or self.framed)
+
+    def data(self) -> bytes:
+        plain = b"".join(self.plain)
+        return plain + pack(self.framed) if self.framed else plain

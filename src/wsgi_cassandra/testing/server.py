@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .connection import Connection
 from .events import EventHub
 from .faults import Faults
+from .listener import Listener
 from .statements import Statements
 from .stats import Stats
 
@@ -39,8 +40,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RELEASE = "4.1.5"
 _START_TIMEOUT = 10.0
-_ACCEPT_BATCH = 64  # connections accepted per wake-up, like asyncio's own servers
-_DRAIN_STEPS = 110  # loop iterations (then 10 ms sleeps) to wait for connection_lost at stop: ~1 s
 
 
 class CQLServerError(Exception):
@@ -102,10 +101,8 @@ class CQLServer:
         self.statements: Statements | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._listener: socket.socket | None = None
-        self._pending: dict[socket.socket, asyncio.Task[None]] = {}
+        self._net = Listener(lambda: Connection(self), ssl_context=ssl_context)
         self._stop_event: asyncio.Event | None = None
-        self._conns: set[Connection] = set()
         self._started_once = False
 
     # -- public ------------------------------------------------------------------------------------
@@ -217,106 +214,35 @@ class CQLServer:
 
     async def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
         self._stop_event = asyncio.Event()
-        self._listen(sock)
+        self._net.listen(sock)
         ready.set()
         await self._stop_event.wait()
-        self._unlisten()
-        await self._abort_all()
+        self._net.unlisten()
+        await self._net.abort_all()
         self._stop_event = None
 
-    def _listen(self, sock: socket.socket) -> None:
-        self._listener = sock
-        asyncio.get_event_loop().add_reader(sock.fileno(), self._accept, sock)
-
-    def _unlisten(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            asyncio.get_event_loop().remove_reader(listener.fileno())
-            listener.close()  # connections still in the backlog are reset by the kernel
-
-    def _accept(self, listener: socket.socket) -> None:
-        """Accept from a reader callback, not ``sock_accept`` in a task, so no accepted socket is ever lost.
-
-        A task cancelled at stop after ``sock_accept`` had accepted a socket, but before it resumed, dropped
-        that socket: nobody closed it (a ResourceWarning at the next garbage collection). Here every
-        accepted socket is in ``_pending`` before this callback returns, and stop closes whatever is there.
-        """
-        loop = asyncio.get_event_loop()
-        for _ in range(_ACCEPT_BATCH):
-            try:
-                sock, _ = listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # e.g. EMFILE: keep serving the open connections, retry a little later
-                log.warning("CQL test server on %s: accept failed: %s", self.contact_point, exc)
-                loop.remove_reader(listener.fileno())
-                loop.call_later(0.05, self._resume_accepting, listener)
-                return
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._pending[sock] = loop.create_task(self._adopt(sock))
-
-    def _resume_accepting(self, listener: socket.socket) -> None:
-        if self._listener is listener:
-            asyncio.get_event_loop().add_reader(listener.fileno(), self._accept, listener)
-
-    async def _adopt(self, sock: socket.socket) -> None:
-        loop = asyncio.get_event_loop()
-        try:
-            if self.ssl_context is None:
-                await loop.connect_accepted_socket(lambda: Connection(self), sock)
-            else:
-                await loop.connect_accepted_socket(
-                    lambda: Connection(self), sock, ssl=self.ssl_context, ssl_handshake_timeout=10.0
-                )
-        except (OSError, asyncio.TimeoutError) as exc:  # ssl.SSLError is an OSError
-            log.info("CQL test server on %s: connection setup failed: %s", self.contact_point, exc)
-            sock.close()
-        finally:
-            self._pending.pop(sock, None)
-
-    async def _abort_all(self) -> int:
-        """Close every connection, including those still being set up, and wait until each is gone."""
-        pending = list(self._pending.items())
-        for _, task in pending:
-            task.cancel()
-        await asyncio.gather(*(task for _, task in pending), return_exceptions=True)
-        for sock, task in pending:
-            self._pending.pop(sock, None)  # a task cancelled before it ran never reached its finally
-            if task.cancelled():  # its transport (if it got one) is closed; the socket may never have been used
-                sock.close()
-        conns = list(self._conns)
-        for conn in conns:
-            conn.abort()
-        # connection_lost (socket closed, counter down) runs a loop iteration or two after abort().
-        for step in range(_DRAIN_STEPS):
-            if not self._conns:
-                break
-            await asyncio.sleep(0 if step < 10 else 0.01)
-        return len(conns)
-
     def _push(self, kind: str, response: tuple[int, bytes]) -> None:
-        for conn in list(self._conns):
+        for conn in list(self._net.conns):
             conn.push(kind, response)
 
     def _attach(self, conn: Connection) -> None:
-        self._conns.add(conn)
+        self._net.conns.add(conn)
 
     def _detach(self, conn: Connection) -> None:
-        self._conns.discard(conn)
+        self._net.conns.discard(conn)
 
     # -- fault hooks -------------------------------------------------------------------------------
     def _set_listening(self, listening: bool) -> None:
         loop = self._loop
-        if loop is None or listening == (self._listener is not None):
+        if loop is None or listening == self._net.listening:
             return
         sock = self._bind() if listening else None
 
         async def switch() -> None:
             if sock is None:
-                self._unlisten()
-            elif self._listener is None:
-                self._listen(sock)
+                self._net.unlisten()
+            elif not self._net.listening:
+                self._net.listen(sock)
             else:
                 sock.close()  # already listening
 
@@ -326,7 +252,7 @@ class CQLServer:
         loop = self._loop
         if loop is None:
             return 0
-        return asyncio.run_coroutine_threadsafe(self._abort_all(), loop).result(_START_TIMEOUT)
+        return asyncio.run_coroutine_threadsafe(self._net.abort_all(), loop).result(_START_TIMEOUT)
 
     def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
