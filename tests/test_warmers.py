@@ -333,7 +333,7 @@ def test_find_gunicorn_outside_gunicorn() -> None:
 
 def _child(application: CassandraMiddleware, queue: Any) -> None:
     deadline = time.monotonic() + 10
-    while application.holder._proc.connected is None and time.monotonic() < deadline:
+    while application.holder.state.connected is None and time.monotonic() < deadline:
         time.sleep(0.01)  # no request: the fork hook alone must get the session ready
     connected = application.holder.current()
     rows = [] if connected is None else sorted([r.id, r.name] for r in connected.session.execute("SELECT * FROM items"))

@@ -110,7 +110,9 @@ class SessionHolder:
         self.shutdown_timeout = shutdown_timeout
         self._backoff = backoff or Backoff()
         self._describe = describe
-        self._proc = _Process(os.getpid())
+        # This process's state. The middleware's fast path reads ``state.pid`` and ``state.live`` directly
+        # (two attribute loads, no call); everything else goes through the methods below.
+        self.state = _Process(os.getpid())
         self._adopt_lock = threading.Lock()
         _holders.add(self)
         _install_fork_hook()
@@ -119,7 +121,7 @@ class SessionHolder:
 
     def current(self) -> Connected | None:
         """The ready connection of *this* process, or ``None``. Never blocks, never connects."""
-        proc = self._proc
+        proc = self.state
         if proc.pid != os.getpid():
             proc = self._adopt()
         return proc.live
@@ -128,7 +130,7 @@ class SessionHolder:
         """The ready connection; if there is none, start connecting and wait for this process's *first*
         attempt (at most ``timeout``, default ``warm_timeout``). After a failed attempt it returns
         ``None`` at once: retries go on in the background and callers answer "unavailable" fast."""
-        proc = self._proc
+        proc = self.state
         if proc.pid != os.getpid():
             proc = self._adopt()
         if proc.live is not None:
@@ -146,7 +148,7 @@ class SessionHolder:
 
     def start(self) -> None:
         """Start connecting in the background without waiting (what the ``fork`` warmer does)."""
-        proc = self._proc if self._proc.pid == os.getpid() else self._adopt()
+        proc = self.state if self.state.pid == os.getpid() else self._adopt()
         self._start(proc)
 
     def session(self, timeout: float | None = None) -> Session:
@@ -158,7 +160,7 @@ class SessionHolder:
 
     def unavailable(self) -> SessionUnavailable:
         """The error describing why there is no session now, with a ``Retry-After`` hint."""
-        proc = self._proc
+        proc = self.state
         if proc.connected is not None and proc.live is None:
             hosts = len(proc.connected.cluster.metadata.all_hosts())
             return SessionUnavailable(
@@ -172,7 +174,7 @@ class SessionHolder:
 
     def status(self) -> dict[str, Any]:
         """A small, secret-free summary for health checks and logs."""
-        proc = self._proc if self._proc.pid == os.getpid() else self._adopt()
+        proc = self.state if self.state.pid == os.getpid() else self._adopt()
         connected = proc.connected
         if proc.live is not None:
             state = "ready"
@@ -201,12 +203,12 @@ class SessionHolder:
         a black-holed node); the worker can exit anyway, the driver's threads are daemons. Inherited
         objects of a parent process are never touched. A later request may connect again.
         """
-        proc = self._proc
+        proc = self.state
         if proc.pid != os.getpid():
             self._adopt()
             return True
         proc.stop.set()
-        self._proc = _Process(proc.pid)
+        self.state = _Process(proc.pid)
         connected = proc.connected
         if connected is None:
             return True
@@ -229,12 +231,12 @@ class SessionHolder:
     def _adopt(self) -> _Process:
         """Called in a forked child: replace the inherited state with a fresh one, exactly once."""
         with self._adopt_lock:
-            proc = self._proc
+            proc = self.state
             pid = os.getpid()
             if proc.pid != pid:
                 log.debug("pid %d: forked from pid %d; the inherited Cassandra session is left alone", pid, proc.pid)
                 proc = _Process(pid)
-                self._proc = proc
+                self.state = proc
             return proc
 
     def _start(self, proc: _Process) -> None:
@@ -298,21 +300,21 @@ class _HostWatch:
     """
 
     def __init__(self, proc: _Process, connected: Connected) -> None:
-        self._proc, self._connected = proc, connected
+        self.state, self._connected = proc, connected
 
     def _refresh(self, changed: Any, up: bool) -> None:
         hosts = self._connected.cluster.metadata.all_hosts()
         any_up = up or any(host.is_up for host in hosts if host is not changed)
-        if self._proc.connected is not self._connected:
+        if self.state.connected is not self._connected:
             return  # shut down or replaced meanwhile
-        was_live = self._proc.live is not None
-        self._proc.live = self._connected if any_up else None
+        was_live = self.state.live is not None
+        self.state.live = self._connected if any_up else None
         if was_live and not any_up:
             log.warning(
-                "pid %d: all %d Cassandra host(s) are down; answering 503 until one is back", self._proc.pid, len(hosts)
+                "pid %d: all %d Cassandra host(s) are down; answering 503 until one is back", self.state.pid, len(hosts)
             )
         elif any_up and not was_live:
-            log.info("pid %d: Cassandra host %s is back up; serving again", self._proc.pid, changed)
+            log.info("pid %d: Cassandra host %s is back up; serving again", self.state.pid, changed)
 
     def on_up(self, host: Any) -> None:
         self._refresh(host, True)
@@ -336,7 +338,7 @@ def _shutdown_at_exit() -> None:
     whatever is still busy out of the driver's list; the driver's threads are daemons and die with us.
     """
     pid = os.getpid()
-    holders = [holder for holder in all_holders() if holder._proc.pid == pid]
+    holders = [holder for holder in all_holders() if holder.state.pid == pid]
     deadline = time.monotonic() + max((holder.shutdown_timeout for holder in holders), default=0.0)
     for holder in holders:
         holder.shutdown(max(0.05, deadline - time.monotonic()))

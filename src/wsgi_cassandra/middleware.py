@@ -19,6 +19,7 @@ not wrapped. While no session is ready, routes that use it get a fast ``503`` (s
 from __future__ import annotations
 
 import sys
+from os import getpid
 from typing import TYPE_CHECKING, Callable
 
 from .config import Settings
@@ -61,8 +62,6 @@ class CassandraMiddleware:
         "_app",
         "_cluster_key",
         "_convert",
-        "_current",
-        "_get",
         "_health",
         "_key",
         "_statements_key",
@@ -159,29 +158,20 @@ class CassandraMiddleware:
         self._statements_key = statements_environ_key
         self._convert = on_unavailable == "503"
         self._health = self.settings.health_path
-        self._current = self.holder.current
-        self._get = self.holder.get
         self.warmer.install(self.holder)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self._health is not None and environ.get("PATH_INFO") == self._health:
             return health_response(self.holder, start_response)
-        connected = self._current() or self._get()
-        if connected is None:
-            error = self.holder.unavailable()
-            environ[self._statements_key] = UnavailableStatements(error, environ)
-            return serve_unavailable(
-                self._app,
-                environ,
-                start_response,
-                error,
-                session_key=self._key,
-                cluster_key=self._cluster_key,
-                convert=self._convert,
-            )
-        environ[self._key] = connected.session
-        environ[self._cluster_key] = connected.cluster
-        environ[self._statements_key] = connected.statements
+        # The fast path, inlined (no call): this process's ready connection, checked against the pid that
+        # built it, so that a forked child never uses its parent's session.
+        state = self.holder.state
+        live = state.live
+        if live is None or state.pid != getpid():
+            return self._not_ready(environ, start_response)
+        environ[self._key] = live.session
+        environ[self._cluster_key] = live.cluster
+        environ[self._statements_key] = live.statements
         try:
             return self._app(environ, start_response)
         except Exception as exc:  # free when nothing is raised; see unavailable.no_host_error
@@ -189,6 +179,22 @@ class CassandraMiddleware:
             if no_host is None:
                 raise
             return respond_503_after_error(start_response, no_host, sys.exc_info())
+
+    def _not_ready(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """No ready session in this process yet (first request, forked child, outage): connect or fail fast."""
+        if self.holder.get() is not None:
+            return self(environ, start_response)  # ready now: serve through the fast path
+        error = self.holder.unavailable()
+        environ[self._statements_key] = UnavailableStatements(error, environ)
+        return serve_unavailable(
+            self._app,
+            environ,
+            start_response,
+            error,
+            session_key=self._key,
+            cluster_key=self._cluster_key,
+            convert=self._convert,
+        )
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Close this worker's Cluster, bounded by ``shutdown_timeout`` (see ``SessionHolder.shutdown``)."""
