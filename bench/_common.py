@@ -200,6 +200,8 @@ LIBRARY_UWSGI_LAZY_APPS = Variant(
 RECIPE_UWSGI = Variant("recipe: uWSGI @postfork global", "uwsgi", "recipe_uwsgi")
 RECIPE_GUNICORN = Variant("recipe: global at import, Gunicorn", "gunicorn", "recipe_module")
 PER_REQUEST = Variant("connect per request, Gunicorn", "gunicorn", "per_request")
+FLOOR_GUNICORN = Variant("no Cassandra at all (HTTP floor), Gunicorn", "gunicorn", "none")
+FLOOR_UWSGI = Variant("no Cassandra at all (HTTP floor), uWSGI", "uwsgi", "none")
 
 
 @dataclass

@@ -14,6 +14,8 @@ import argparse
 import time
 
 from _common import (
+    FLOOR_GUNICORN,
+    FLOOR_UWSGI,
     LIBRARY_GUNICORN,
     LIBRARY_GUNICORN_PRELOAD,
     LIBRARY_UWSGI,
@@ -35,6 +37,8 @@ VARIANTS = [
     LIBRARY_UWSGI_LAZY_APPS,
     RECIPE_UWSGI,
     PER_REQUEST,
+    FLOOR_GUNICORN,
+    FLOOR_UWSGI,
 ]
 
 
@@ -46,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     result = Result(
         "First request after boot vs steady state (1 worker, medians)",
-        ["variant", "first request ms", "steady median ms", "first / steady"],
+        ["variant", "first request ms", "steady median ms", "first / steady", "first - steady ms"],
         chart_unit="first request / steady median",
     )
     with cassandra_process() as target:
@@ -59,11 +63,16 @@ def main() -> None:
                     count = args.steady if variant is not PER_REQUEST else max(10, args.steady // 5)
                     steadies.append(median([get(server.port)[0] * 1000 for _ in range(count)]))
             first, steady = median(firsts), median(steadies)
-            result.rows.append([variant.label, first, steady, f"{first / steady:.2f}x"])
+            result.rows.append([variant.label, first, steady, f"{first / steady:.2f}x", first - steady])
             result.chart[variant.label] = first / steady
     result.notes.append(
         f"{args.rounds} rounds, a fresh server each; the first request is sent {args.settle:g} s after the port "
         "listens; one prepared read per request; a new HTTP connection per request."
+    )
+    result.notes.append(
+        "The 'no Cassandra' rows are the HTTP floor: a worker's first request costs extra even with no database "
+        "(first use of the server's and the interpreter's code paths). Compare 'first - steady' with the floor: "
+        "what is above it is the database layer's first-request cost."
     )
     emit(result)
 

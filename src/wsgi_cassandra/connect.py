@@ -11,7 +11,9 @@ worker's "session ready" log line, the health endpoint (``warmup_ms``) and the `
 - ``schema``: the full schema download (driver default), or just the app's keyspaces
   (``schema_metadata="keyspaces"``), or nearly nothing (``background``/``none``);
 - ``pools``: the connection pool(s) of the session, ``USE <keyspace>`` on each connection;
-- ``prepare``: the declared statements (see :mod:`wsgi_cassandra.statements`).
+- ``prepare``: the declared statements (see :mod:`wsgi_cassandra.statements`);
+- ``routing``: the token -> replicas maps of the app's keyspaces, which the driver would otherwise build on
+  the first request routed to each (see :mod:`wsgi_cassandra.warmup`); only when there are any.
 
 The split between the first four comes from timing hooks put on this one Cluster for the duration of
 ``connect()`` and removed afterwards; should a driver version not have those methods, the whole connect is
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from .fastconnect import fetch_keyspaces, fetch_keyspaces_in_background, keyspaces_used
 from .statements import EMPTY, Statements, prepare_all
+from .warmup import build_replica_maps
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -113,6 +116,9 @@ class Connector:
                 started = time.perf_counter()
                 fetch_keyspaces(cluster, keyspaces)
                 phases["schema"] = phases.get("schema", 0.0) + _ms_since(started)
+            started = time.perf_counter()
+            if build_replica_maps(cluster, keyspaces_used(self.keyspace, prepared, self.metadata_keyspaces)):
+                phases["routing"] = _ms_since(started)
         except BaseException:
             cluster.shutdown()
             raise

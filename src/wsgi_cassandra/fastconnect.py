@@ -97,8 +97,14 @@ def fetch_keyspaces_in_background(cluster: Cluster, keyspaces: list[str], pid: i
     the child policy (correct, possibly one extra hop), token-aware as soon as the fetch lands."""
     if not keyspaces:
         return None
-    thread = threading.Thread(
-        target=fetch_keyspaces, args=(cluster, keyspaces), name=f"wsgi-cassandra-metadata-{pid}", daemon=True
-    )
+
+    def fetch_and_route() -> None:
+        from .warmup import build_replica_maps
+
+        fetch_keyspaces(cluster, keyspaces)
+        if not getattr(cluster, "is_shutdown", False):
+            build_replica_maps(cluster, keyspaces)
+
+    thread = threading.Thread(target=fetch_and_route, name=f"wsgi-cassandra-metadata-{pid}", daemon=True)
     thread.start()
     return thread
