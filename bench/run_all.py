@@ -20,7 +20,7 @@ from pathlib import Path
 
 from _common import BENCH, ROOT, Result
 
-BENCHES = ["request_overhead", "first_request", "throughput", "warmup", "boot_storm", "memory"]
+BENCHES = ["request_overhead", "first_request", "throughput", "warmup", "boot_storm", "memory", "load_outage"]
 DOCS = ROOT / "docs"
 
 

@@ -1,4 +1,4 @@
-"""The framework recipes in docs/recipes.md: each file under docs/recipes/ is a real app, wrapped with
+"""The framework recipes in README.md ("Recipes"): each file under docs/recipes/ is a real app, wrapped with
 CassandraMiddleware, read through the real driver; and the document shows each file exactly as tested."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from tests.support.target import Target
 
 RECIPES = Path(__file__).resolve().parent.parent / "docs" / "recipes"
-DOC = RECIPES.parent / "recipes.md"
+README = RECIPES.parent.parent / "README.md"
 NAMES = ["item-0", "item-1", "item-2"]  # the rows the keyspace fixture inserts
 
 
@@ -102,4 +102,4 @@ def test_recipe_reads_rows_through_the_middleware(
 def test_the_document_shows_the_tested_file_verbatim(filename: str) -> None:
     source = (RECIPES / filename).read_text()
 
-    assert f"```python\n{source}```\n" in DOC.read_text(), f"docs/recipes.md must include docs/recipes/{filename}"
+    assert f"```python\n{source}```\n" in README.read_text(), f"README.md must include docs/recipes/{filename}"
