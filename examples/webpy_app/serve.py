@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
             test_server, port = start_test_server()
             env.update(CASSANDRA_CONTACT_POINTS="127.0.0.1", CASSANDRA_PORT=str(port))
             _say(f"started the embedded CQL test server on 127.0.0.1:{port} (pid {test_server.pid})")
+            if not env.get("CASSANDRA_PROTOCOL_VERSION"):
+                # It speaks v5 like Cassandra 4: pinned, the driver skips its step-down from DSE's v66 (and
+                # the warnings it logs). For a real cluster, `python -m wsgi_cassandra check` says what to pin.
+                env["CASSANDRA_PROTOCOL_VERSION"] = "5"
+                _say("pinned CASSANDRA_PROTOCOL_VERSION=5 for it (python -m wsgi_cassandra check tells yours)")
         seed_schema(env)
         _say("schema ready: wsgi_cassandra_example.greetings")
         web = start_web(args.server, env, host=args.host, port=args.port, ready_path="/healthz")
