@@ -31,7 +31,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from _common import Result, emit  # noqa: E402
 
 from tests.support.drill_app import proc_figures  # noqa: E402
-from tests.support.drills import WebServer, drill_env, get, seed, wait_until  # noqa: E402
+from tests.support.drills import drill_env, seed, start_drill_server, wait_ready  # noqa: E402
+from tests.support.servers import Server, eventually, get  # noqa: E402
 
 DEADLINE = 300.0  # seconds for the whole load phase, whatever the request count
 NODE = 1  # 127.0.0.2
@@ -171,16 +172,16 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else float("nan")
 
 
-def hosts_up_everywhere(web: WebServer, pids: list[int]) -> bool:
+def hosts_up_everywhere(web: Server, pids: set[int]) -> bool:
     seen: set[int] = set()
 
     def check() -> bool:
         response = get(web.port, "/healthz", timeout=5)
         if response.status == 200 and response.json().get("hosts_up") == 3:
             seen.add(int(response.json()["pid"]))
-        return seen >= set(pids)
+        return seen >= pids
 
-    return wait_until(check, timeout=60, step=0.05)
+    return bool(eventually(check, timeout=60, step=0.05))
 
 
 def main() -> int:
@@ -197,11 +198,11 @@ def main() -> int:
 
     cluster = Cluster()
     env = drill_env(cluster.contact_points, cluster.port, WSGI_CASSANDRA_RETRY_MAX="5")
-    web = WebServer("gunicorn", env, workers=2, threads=args.concurrency // 2 or 1)
+    web: Server | None = None
     try:
-        web.start()
+        web = start_drill_server("gunicorn", env, workers=2, threads=args.concurrency // 2 or 1)
         pids = web.worker_pids()
-        if not web.wait_ready(timeout=30):
+        if not wait_ready(web, timeout=30):
             raise RuntimeError("workers did not get ready:\n" + web.log()[-3000:])
         # Warm up until Gunicorn's gthread pool has all its threads, then let keep-alive connections expire
         # (2 s), so that "before" and "after" compare the same idle steady state.
@@ -216,7 +217,10 @@ def main() -> int:
         after = {pid: proc_figures(pid) for pid in web.worker_pids()}
         same_workers = web.worker_pids() == pids
     finally:
-        took = web.stop()
+        stopping = time.monotonic()
+        if web is not None:
+            web.stop(30.0)
+        took = time.monotonic() - stopping
         cluster.close()
 
     phases = ["3 nodes up", "1 node down", "node back"]
@@ -261,7 +265,7 @@ def main() -> int:
         headers=["worker pid", "threads before", "threads after", "fds before", "fds after"],
     )
     grew = False
-    for pid in pids:
+    for pid in sorted(pids):
         start, end = before[pid], after.get(pid, {"threads": -1, "fds": -1})
         grew |= end["threads"] > start["threads"] or end["fds"] > start["fds"]
         workers.rows.append([pid, start["threads"], end["threads"], start["fds"], end["fds"]])

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.drills import ROOT, WebServer, drill_env, free_port
+from tests.support.drills import APP, drill_args, drill_env
+from tests.support.servers import REPO, free_port, server_command, server_env
 from wsgi_cassandra import CassandraMiddleware, ConfigurationError
 from wsgi_cassandra.diagnose import is_permanent
 from wsgi_cassandra.testing import CQLServer
@@ -194,11 +195,10 @@ def test_tls_key_without_certificate(tmp_path: Path) -> None:
 def test_server_with_an_impossible_setting_stops_at_once_saying_why(kind: str) -> None:
     """Not a crash loop: the app cannot be built, the server exits (non-zero) with the setting named."""
     env = drill_env(["127.0.0.1"], 9042, CASSANDRA_PORT="70000")
-    web = WebServer(kind, env)
+    command = server_command(kind, APP, free_port(), drill_args(kind))
     result = subprocess.run(
-        web.command(), check=False, cwd=ROOT, env=web.env, capture_output=True, text=True, timeout=60
+        command, check=False, cwd=REPO, env=server_env(env), capture_output=True, text=True, timeout=60
     )
-    web.stop()
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "CASSANDRA_PORT = '70000' is not valid; accepted: a whole number from 1 to 65535" in output

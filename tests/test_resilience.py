@@ -9,12 +9,14 @@ processes recover by themselves (pids unchanged: no restart). They need the embe
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.drills import WebServer, drill_env, get, hammer, seed, wait_until
+from tests.support.drills import drill_env, drill_server, seed, start_drill_server, wait_ready
+from tests.support.servers import eventually, get, hammer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -56,7 +58,7 @@ def reads_ok(port: int, count: int = 6) -> bool:
 @pytest.mark.parametrize("kind", SERVERS)
 def test_boot_with_cassandra_down_then_up_recovers_without_restart(kind: str, cluster: CQLCluster) -> None:
     stop_all(cluster)
-    with WebServer(kind, drill_env(cluster.contact_points, cluster.port)) as web:
+    with drill_server(kind, drill_env(cluster.contact_points, cluster.port)) as web:
         pids = web.worker_pids()
         assert len(pids) == 2  # every worker booted: no halt, no crash loop
         assert all(get(web.port, "/plain").status == 200 for _ in range(4))  # routes without Cassandra work
@@ -78,7 +80,7 @@ def test_boot_with_cassandra_down_then_up_recovers_without_restart(kind: str, cl
         assert health.json()["retry_in_s"] <= 1.0  # WSGI_CASSANDRA_RETRY_MAX=1
 
         start_all(cluster)
-        assert wait_until(lambda: reads_ok(web.port), timeout=20, step=0.2), web.log()[-3000:]
+        assert eventually(lambda: reads_ok(web.port), timeout=20, step=0.2), web.log()[-3000:]
         assert get(web.port, "/read?3").json()["v"] == "item-3"
         ready = get(web.port, "/healthz")
         assert ready.status == 200
@@ -90,9 +92,9 @@ def test_boot_with_cassandra_down_then_up_recovers_without_restart(kind: str, cl
 
 @pytest.mark.parametrize("kind", SERVERS)
 def test_one_node_of_three_down_fails_no_read(kind: str, cluster: CQLCluster) -> None:
-    with WebServer(kind, drill_env(cluster.contact_points, cluster.port)) as web:
+    with drill_server(kind, drill_env(cluster.contact_points, cluster.port)) as web:
         pids = web.worker_pids()
-        assert wait_until(lambda: reads_ok(web.port), timeout=15), web.log()[-3000:]
+        assert eventually(lambda: reads_ok(web.port), timeout=15), web.log()[-3000:]
 
         import threading
 
@@ -111,14 +113,14 @@ def test_one_node_of_three_down_fails_no_read(kind: str, cluster: CQLCluster) ->
         assert len(samples) > 100
         assert web.worker_pids() == pids
         # The driver marked the node down and up again; workers see it (hosts_up in the health JSON).
-        assert wait_until(lambda: get(web.port, "/healthz").json().get("hosts_up") == 3, timeout=15)
+        assert eventually(lambda: get(web.port, "/healthz").json().get("hosts_up") == 3, timeout=15)
 
 
 @pytest.mark.parametrize("kind", SERVERS)
 def test_all_nodes_down_gives_fast_503_then_recovers_by_itself(kind: str, cluster: CQLCluster) -> None:
-    with WebServer(kind, drill_env(cluster.contact_points, cluster.port)) as web:
+    with drill_server(kind, drill_env(cluster.contact_points, cluster.port)) as web:
         pids = web.worker_pids()
-        assert wait_until(lambda: reads_ok(web.port), timeout=15), web.log()[-3000:]
+        assert eventually(lambda: reads_ok(web.port), timeout=15), web.log()[-3000:]
 
         import threading
 
@@ -145,7 +147,7 @@ def test_all_nodes_down_gives_fast_503_then_recovers_by_itself(kind: str, cluste
         assert health.json()["hosts_up"] == 0
 
         start_all(cluster)
-        assert wait_until(lambda: reads_ok(web.port), timeout=20, step=0.2), web.log()[-3000:]
+        assert eventually(lambda: reads_ok(web.port), timeout=20, step=0.2), web.log()[-3000:]
         assert get(web.port, "/healthz").json()["state"] == "ready"
         assert web.worker_pids() == pids
 
@@ -159,19 +161,21 @@ def test_black_holed_cluster_does_not_hold_up_shutdown(kind: str, when: str, clu
         for server in cluster.servers:
             server.faults.black_hole()
     env = drill_env(cluster.contact_points, cluster.port, WSGI_CASSANDRA_SHUTDOWN_TIMEOUT=str(shutdown_timeout))
-    web = WebServer(kind, env).start()
+    web = start_drill_server(kind, env)
     try:
         if when == "while-connecting":
             assert get(web.port, "/healthz").status == 503  # also starts the connect in a uWSGI worker
             assert get(web.port, "/plain").status == 200
         else:
-            assert web.wait_ready(), web.log()[-3000:]
+            assert wait_ready(web), web.log()[-3000:]
             for server in cluster.servers:
                 server.faults.black_hole()
             for server in cluster.servers:  # the driver reconnects straight into the black hole
                 server.faults.close_connections()
-        wait_until(lambda: False, timeout=1.5)  # let connects and reconnects get stuck
+        eventually(lambda: False, timeout=1.5)  # let connects and reconnects get stuck
     finally:
-        took = web.stop(timeout=30)
+        stopping = time.monotonic()
+        web.stop(30.0)
+        took = time.monotonic() - stopping
     # Without the bound, the driver's exit handler waits for the stuck connect: 15 s.
     assert took < shutdown_timeout + 3.0, (took, web.log()[-3000:])

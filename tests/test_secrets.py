@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.drills import WebServer, drill_env, get, seed, wait_until
+from tests.support.drills import drill_env, drill_server, seed
+from tests.support.servers import eventually, get
 from wsgi_cassandra import CassandraMiddleware, ConfigurationError
 from wsgi_cassandra.testing import CQLServer
 
@@ -78,7 +79,7 @@ def test_failing_auth_run_logs_and_shows_no_password(secured: CQLServer, caplog:
         status, body, environ = call(app)
         assert status.startswith("503")
         assert b"authentication failed" in body
-        assert wait_until(lambda: app.holder.status()["attempts"] >= 3, timeout=5)  # several failed attempts
+        assert eventually(lambda: app.holder.status()["attempts"] >= 3, timeout=5)  # several failed attempts
         health = call(app, "/healthz")
         assert b"authentication failed" in health[1]
         assert_no_secret(
@@ -151,11 +152,11 @@ def test_gunicorn_failing_auth_logs_nothing_secret_and_does_not_storm(secured: C
         WSGI_CASSANDRA_RETRY_MAX="2",
         DRILL_LOG_LEVEL="DEBUG",
     )
-    with WebServer("gunicorn", env) as web:
-        assert wait_until(lambda: b"authentication failed" in get(web.port, "/read").body, timeout=10)
+    with drill_server("gunicorn", env) as web:
+        assert eventually(lambda: b"authentication failed" in get(web.port, "/read").body, timeout=10)
         before = secured.stats.requests.get("AUTH_RESPONSE", 0)
         responses = [get(web.port, path) for path in ("/read", "/healthz", "/environ") for _ in range(30)]
-        wait_until(lambda: False, timeout=3.0 - sum(r.seconds for r in responses))  # a 3 s window in all
+        eventually(lambda: False, timeout=3.0 - sum(r.seconds for r in responses))  # a 3 s window in all
         attempts = secured.stats.requests.get("AUTH_RESPONSE", 0) - before
         assert {r.status for r in responses} == {503, 200}  # /environ does not touch Cassandra
         assert attempts <= 2 * 4, attempts  # 2 workers, one attempt per 1-2 s at most: no storm

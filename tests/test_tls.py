@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.drills import WebServer, drill_env, get, seed, wait_until
+from tests.support.drills import drill_env, drill_server, seed
+from tests.support.servers import eventually, get
 from wsgi_cassandra import CassandraMiddleware
 from wsgi_cassandra.testing import CQLServer
 
@@ -173,6 +174,6 @@ def test_gunicorn_workers_over_tls(tls_server: CQLServer, ca: Any, ca_file: str)
     client = ssl.create_default_context(cafile=ca_file)
     seed([tls_server.host], tls_server.port, ssl_context=client)
     env = drill_env([tls_server.host], tls_server.port, CASSANDRA_SSL_CA=ca_file)
-    with WebServer("gunicorn", env) as web:
-        assert wait_until(lambda: get(web.port, "/read?4").status == 200, timeout=15), web.log()[-3000:]
+    with drill_server("gunicorn", env) as web:
+        assert eventually(lambda: get(web.port, "/read?4").status == 200, timeout=15), web.log()[-3000:]
         assert get(web.port, "/read?4").json()["v"] == "item-4"

@@ -10,6 +10,10 @@ Every server listens on 127.0.0.1 on a free port, writes its log to a file, and 
 
 The binaries are the ones next to ``sys.executable`` (the venv's). uWSGI gets ``--die-on-term`` and a
 master hook so that SIGTERM means a *graceful* shutdown (workers run their ``atexit``), like Gunicorn.
+
+For load and outage drills, :func:`get` never raises (a failed connection is a reply with status 0) and
+:func:`hammer` GETs from several threads for a while; :func:`eventually` waits like :func:`wait_until` but
+returns the last falsy result instead of raising, for ``assert eventually(...), server.log()``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -44,27 +48,75 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(check: Callable[[], Any], *, timeout: float, step: float = 0.05, what: str = "condition") -> Any:
-    """Call ``check`` until it returns something truthy; ``TimeoutError`` after ``timeout`` seconds."""
+def eventually(check: Callable[[], Any], *, timeout: float, step: float = 0.05) -> Any:
+    """Call ``check`` until it returns something truthy and return that; after ``timeout`` seconds (and a
+    bounded number of calls) return its last, falsy, result."""
     deadline = time.monotonic() + timeout
+    result = None
     for _ in range(int(timeout / step) + 2):
         result = check()
-        if result:
+        if result or time.monotonic() >= deadline:
             return result
-        if time.monotonic() >= deadline:
-            break
         time.sleep(step)
-    raise TimeoutError(f"{what} not reached within {timeout:.1f} s")
+    return result
+
+
+def wait_until(check: Callable[[], Any], *, timeout: float, step: float = 0.05, what: str = "condition") -> Any:
+    """Call ``check`` until it returns something truthy; ``TimeoutError`` after ``timeout`` seconds."""
+    result = eventually(check, timeout=timeout, step=step)
+    if not result:
+        raise TimeoutError(f"{what} not reached within {timeout:.1f} s")
+    return result
+
+
+class Headers(dict[str, str]):
+    """Response headers, looked up by name in any case (``"Retry-After"`` or ``"retry-after"``)."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__((name.lower(), value) for name, value in pairs)
+
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
 
 
 @dataclass(frozen=True)
 class Reply:
-    status: int
-    headers: dict[str, str]
+    status: int  # 0: the connection failed (only from get())
+    headers: Headers
     body: bytes
+    seconds: float = 0.0
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+def fetch(port: int, path: str = "/", *, timeout: float = 10.0) -> Reply:
+    """One HTTP GET to 127.0.0.1:``port`` on a new connection (so any worker may answer); raises
+    ``OSError`` or ``http.client.HTTPException`` when the connection fails."""
+    started = time.monotonic()
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        response = conn.getresponse()
+        body = response.read()
+        return Reply(response.status, Headers(response.getheaders()), body, time.monotonic() - started)
+    finally:
+        conn.close()
+
+
+def get(port: int, path: str = "/", *, timeout: float = 10.0) -> Reply:
+    """:func:`fetch`, but a connection that fails gives a reply with ``status`` 0 instead of raising."""
+    started = time.monotonic()
+    try:
+        return fetch(port, path, timeout=timeout)
+    except (OSError, http.client.HTTPException):
+        return Reply(0, Headers(), b"", time.monotonic() - started)
 
 
 @dataclass
@@ -86,14 +138,8 @@ class Server:
         return self.log_path.read_text("utf-8", "replace")
 
     def get(self, path: str = "/", *, timeout: float = 10.0) -> Reply:
-        """One HTTP GET to this server (a new connection each time, so any worker may answer)."""
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
-        try:
-            conn.request("GET", path, headers={"Connection": "close"})
-            response = conn.getresponse()
-            return Reply(response.status, dict(response.getheaders()), response.read())
-        finally:
-            conn.close()
+        """One HTTP GET to this server (:func:`fetch`: raises when the connection fails)."""
+        return fetch(self.port, path, timeout=timeout)
 
     def wait_http(self, path: str = "/", *, timeout: float = 20.0) -> Reply:
         """GET ``path`` until the server answers anything (bounded); raises with the log if it died."""
@@ -206,6 +252,23 @@ def _gunicorn_no_control_socket() -> list[str]:
     return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else []
 
 
+def server_command(kind: str, app: str, port: int, args: Sequence[str]) -> list[str]:
+    """The command line :func:`start` runs (run it from ``REPO`` with :func:`server_env`)."""
+    if kind == "uwsgi":
+        return uwsgi_command(app, port, args)
+    if kind == "gunicorn":
+        return gunicorn_command(app, port, args)
+    raise ValueError(f"unknown server kind {kind!r}; accepted: uwsgi, gunicorn")
+
+
+def server_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: ours) with the repository on ``PYTHONPATH`` and unbuffered output."""
+    child_env = dict(os.environ if env is None else env)
+    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), child_env.get("PYTHONPATH")]))
+    child_env.setdefault("PYTHONUNBUFFERED", "1")
+    return child_env
+
+
 def start(
     kind: str,
     app: str,
@@ -215,22 +278,14 @@ def start(
 ) -> Server:
     """Start ``kind`` ("uwsgi" or "gunicorn") serving ``app`` ("module:callable"); does not wait."""
     port = free_port()
-    if kind == "uwsgi":
-        command = uwsgi_command(app, port, args)
-    elif kind == "gunicorn":
-        command = gunicorn_command(app, port, args)
-    else:
-        raise ValueError(f"unknown server kind {kind!r}; accepted: uwsgi, gunicorn")
+    command = server_command(kind, app, port, args)
     directory = log_dir or Path(tempfile.mkdtemp(prefix=f"wsgi-cassandra-{kind}-"))
     log_path = directory / f"{kind}-{port}.log"
     log_file = log_path.open("wb")
-    child_env = dict(os.environ if env is None else env)
-    child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), child_env.get("PYTHONPATH")]))
-    child_env.setdefault("PYTHONUNBUFFERED", "1")
     process = subprocess.Popen(
         command,
         cwd=REPO,
-        env=child_env,
+        env=server_env(env),
         stdin=subprocess.DEVNULL,
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -254,6 +309,39 @@ def running(
         yield server
     finally:
         server.stop(stop_timeout)
+
+
+@dataclass(frozen=True)
+class Sample:
+    at: float  # seconds since the hammer started
+    status: int  # 0: the connection failed
+    seconds: float
+
+
+def hammer(port: int, path: str, *, seconds: float, threads: int = 4, limit: int = 100_000) -> list[Sample]:
+    """:func:`get` ``path`` from ``threads`` client threads for ``seconds`` (at most ``limit`` requests in
+    all); the samples in the order the requests were sent."""
+    import threading
+
+    started = time.monotonic()
+    samples: list[Sample] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        while time.monotonic() - started < seconds:
+            with lock:
+                if len(samples) >= limit:
+                    return
+            reply = get(port, path, timeout=10)
+            with lock:
+                samples.append(Sample(time.monotonic() - started - reply.seconds, reply.status, reply.seconds))
+
+    workers = [threading.Thread(target=client, name=f"hammer-{i}") for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(seconds + 30)
+    return sorted(samples, key=lambda sample: sample.at)
 
 
 # --- facts about warmed workers, shared by the uWSGI and Gunicorn tests ----------------------------------
