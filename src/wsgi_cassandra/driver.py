@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from .config import split_host_port
+from .convert import split_host_port
 from .tls import ssl_context
 
 if TYPE_CHECKING:
