@@ -1,22 +1,23 @@
 """One client connection: byte stream -> frames -> handshake state machine -> answers, on the server loop.
 
 The first frame fixes the protocol version (or is refused the way Cassandra refuses it, which makes the
-driver step down); OPTIONS/STARTUP/AUTH_RESPONSE bring the connection to ready, and from then on in v5
-both directions use checksummed segments. Requests are answered in order of arrival unless a fault
-delays one, which is then answered later on its own stream id, as a busy node would.
+driver step down); OPTIONS/STARTUP/AUTH_RESPONSE bring the connection to ready (the state machine is
+:class:`~.dispatch.Dispatcher`), and from then on in v5 both directions use checksummed segments.
+Requests are answered in order of arrival unless a fault delays one, which is then answered later on
+its own stream id, as a busy node would.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from . import decode, errors, frames, segments, wire
 from . import encode as enc
+from . import errors, frames, segments
+from .dispatch import Dispatcher
 from .faults import Faults, Rule, build_error, request_query_id, request_texts
-from .wire import Malformed, Reader
+from .wire import Malformed
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
     from .stats import Stats
 
 log = logging.getLogger(__name__)
-
-AUTHENTICATOR = "org.apache.cassandra.auth.PasswordAuthenticator"
-_NEW, _AUTHENTICATING, _READY = 0, 1, 2
-_TEXT_OPCODES = frozenset({frames.QUERY, frames.PREPARE, frames.EXECUTE, frames.BATCH})
 
 
 class Node(Protocol):
@@ -54,12 +51,9 @@ class Connection(asyncio.Protocol):
         self._raw = bytearray()
         self._framebuf = bytearray()
         self._segmented = False
-        self._switch_pending = False
         self._closing = False
-        self._state = _NEW
+        self._requests = Dispatcher(node)
         self.version: int | None = None
-        self.keyspace: str | None = None
-        self.registered: set[str] = set()
         self.peer: tuple[str, int] = ("", 0)
 
     # -- asyncio callbacks -------------------------------------------------------------------------
@@ -132,8 +126,8 @@ class Connection(asyncio.Protocol):
     def _emit(self, out: segments.Outbox, stream: int, response: enc.Response) -> None:
         assert self.version is not None
         out.add(frames.encode(self.version, stream, response[0], response[1]), self._segmented)
-        if self._switch_pending:
-            self._switch_pending = False
+        if self._requests.segments_next:
+            self._requests.segments_next = False
             self._segmented = True  # v5: everything after READY/AUTHENTICATE is in segments
 
     def _refuse(self, out: segments.Outbox, message: str, stream: int, version: int) -> None:
@@ -180,7 +174,8 @@ class Connection(asyncio.Protocol):
             if query_id or rule.error != "unprepared":  # a BATCH of plain statements has nothing to re-prepare
                 return enc.error(build_error(rule.error, rule.message, query_id=query_id))
         try:
-            return self._dispatch(frame)
+            assert self.version is not None
+            return self._requests.dispatch(frame, self.version, self.peer)
         except errors.CQLError as exc:
             if isinstance(exc, errors.ProtocolError):
                 self._node.stats.protocol_error()
@@ -192,74 +187,11 @@ class Connection(asyncio.Protocol):
             log.exception("Unexpected error answering %s", frames.OPCODE_NAMES.get(frame.opcode))
             return enc.error(errors.ServerError(f"java.lang.RuntimeException: {exc}"))
 
-    def _dispatch(self, frame: frames.Frame) -> enc.Response:
-        op = frame.opcode
-        assert self.version is not None
-        if frame.flags & frames.FLAG_COMPRESSED:
-            raise errors.ProtocolError("Received a compressed frame but no compression was negotiated")
-        r = decode.reader(frame.body, frame.flags, frames.FLAG_CUSTOM_PAYLOAD)
-        if op == frames.OPTIONS:
-            cql = "3.4.4" if self._release.startswith("3.") else "3.4.5"
-            return enc.supported(cql, frames.version_labels(self._release))
-        if self._state == _NEW:
-            if op == frames.STARTUP:
-                return self._startup(r)
-            raise errors.ProtocolError(f"Unexpected message {_name(op)}, expecting STARTUP or OPTIONS")
-        if self._state == _AUTHENTICATING:
-            if op == frames.AUTH_RESPONSE:
-                return self._authenticate(r)
-            raise errors.ProtocolError(f"Unexpected message {_name(op)}, expecting SASL_RESPONSE")
-        if op == frames.REGISTER:
-            return self._register(r)
-        if op in _TEXT_OPCODES:
-            statements = self._node.statements
-            assert statements is not None
-            response, self.keyspace = statements.run(op, r, self.version, self.keyspace)
-            return response
-        if op in (frames.STARTUP, frames.AUTH_RESPONSE):
-            raise errors.ProtocolError(f"Unexpected message {_name(op)}, the connection is already ready")
-        raise errors.ProtocolError(f"Unknown opcode {op}")
-
-    def _startup(self, r: Reader) -> enc.Response:
-        options = decode.startup(r)
-        if "CQL_VERSION" not in options:
-            raise errors.ProtocolError("Missing value CQL_VERSION in STARTUP message")
-        compression = options.get("COMPRESSION")
-        if compression:
-            raise errors.ProtocolError(f"Unknown compression algorithm: {compression}")
-        self._switch_pending = (self.version or 0) >= 5
-        if self._node.credentials is not None:
-            self._state = _AUTHENTICATING
-            return frames.AUTHENTICATE, wire.string(AUTHENTICATOR)
-        self._state = _READY
-        return frames.READY, b""
-
-    def _authenticate(self, r: Reader) -> enc.Response:
-        try:
-            username, password = decode.sasl_plain(r)
-        except Malformed as exc:
-            raise errors.BadCredentials(str(exc)) from None
-        expected = (self._node.credentials or {}).get(username)
-        if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
-            log.info("Authentication failed for user %s from %s", username, self.peer[0])
-            raise errors.BadCredentials(f"Provided username {username} and/or password are incorrect")
-        self._state = _READY
-        self._node.stats.authenticated()
-        return frames.AUTH_SUCCESS, wire.bytes_(None)
-
-    def _register(self, r: Reader) -> enc.Response:
-        kinds = decode.register(r)
-        for kind in kinds:
-            if kind not in ("TOPOLOGY_CHANGE", "STATUS_CHANGE", "SCHEMA_CHANGE"):
-                raise errors.ProtocolError(f"Invalid value '{kind}' for Type")
-        self.registered.update(kinds)
-        return frames.READY, b""
-
     # -- pushes ------------------------------------------------------------------------------------
     def push(self, kind: str, response: enc.Response) -> None:
         """Send an EVENT (stream -1) if this connection registered for ``kind``; loop thread only."""
         transport = self._transport
-        if kind not in self.registered or self._closing or transport is None or transport.is_closing():
+        if kind not in self._requests.registered or self._closing or transport is None or transport.is_closing():
             return
         out = segments.Outbox()
         self._emit(out, -1, response)
@@ -268,7 +200,3 @@ class Connection(asyncio.Protocol):
     def abort(self) -> None:
         if self._transport is not None:
             self._transport.abort()
-
-
-def _name(opcode: int) -> str:
-    return frames.OPCODE_NAMES.get(opcode, str(opcode))
