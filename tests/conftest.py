@@ -8,6 +8,8 @@ need the test server's counters or fault injection skip against a real cluster, 
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from typing import TYPE_CHECKING
 
@@ -48,3 +50,18 @@ def keyspace(cassandra: Target) -> Iterator[str]:
     finally:
         with cassandra.cluster() as cluster:
             cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {name}")
+
+
+@pytest.fixture(autouse=True)
+def no_connect_thread_left() -> Iterator[None]:
+    """Every test shuts down what it connected: no wsgi-cassandra connect thread of this process outlives it."""
+    before = {t.ident for t in threading.enumerate()}
+    yield
+    prefix = f"wsgi-cassandra-connect-{os.getpid()}"
+    deadline = time.monotonic() + 3.0
+    for _ in range(300):
+        left = [t for t in threading.enumerate() if t.name == prefix and t.ident not in before and t.is_alive()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    assert not left, f"{len(left)} connect thread(s) still running after the test: a holder was not shut down"

@@ -363,3 +363,30 @@ def test_fork_warmer_connects_in_a_multiprocessing_child(cassandra: Target, keys
     assert stats.startups == per_session
     assert application.holder.current() is None, "the parent never connected"
     stats.wait_for("connections_open", 0, timeout=5)
+
+
+def test_fork_warmer_leaves_a_holder_that_was_shut_down_alone(cassandra: Target, keyspace: str) -> None:
+    """An app object the parent closed must not come back to life in a forked child and retry in the background."""
+    stats = cassandra.embedded.stats
+    closed = CassandraMiddleware(app, keyspace=keyspace, warmer="fork", **cassandra.middleware_kwargs())
+    closed.shutdown()
+    live = CassandraMiddleware(app, keyspace=keyspace, warmer="fork", **cassandra.middleware_kwargs())
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    before = stats.startups
+    child = context.Process(target=_child_reports_threads, args=(closed, live, queue))
+    child.start()
+    try:
+        closed_started, live_ready = queue.get(timeout=15)
+    finally:
+        child.join(10)
+    assert closed_started is False
+    assert live_ready is True
+    assert stats.startups > before  # the live one did connect in the child
+    stats.wait_for("connections_open", 0, timeout=5)
+
+
+def _child_reports_threads(closed: CassandraMiddleware, live: CassandraMiddleware, queue: Any) -> None:
+    ready = live.holder.get(timeout=10) is not None
+    queue.put((closed.holder.state.thread is not None and closed.holder.state.pid == os.getpid(), ready))
+    live.shutdown()

@@ -75,6 +75,7 @@ class SessionHolder:
         # (two attribute loads, no call); everything else goes through the methods below.
         self.state = ProcessState(os.getpid())
         self._adopt_lock = threading.Lock()
+        self.closed = False  # shut down on purpose: warmers leave it alone (a request may still reconnect)
         _holders.add(self)
         _install_fork_hook()
 
@@ -108,7 +109,13 @@ class SessionHolder:
         return self.get(timeout) is not None
 
     def start(self) -> None:
-        """Start connecting in the background without waiting (what the ``fork`` warmer does)."""
+        """Start connecting in the background without waiting (what the ``fork`` warmer does).
+
+        Does nothing for a holder that was :meth:`shutdown` -- also in a forked child, which inherits the
+        flag: an app object its parent closed must not come back to life and retry in the background.
+        """
+        if self.closed:
+            return
         proc = self.state if self.state.pid == os.getpid() else self._adopt()
         self._start(proc)
 
@@ -137,6 +144,7 @@ class SessionHolder:
         a black-holed node); the worker can exit anyway, the driver's threads are daemons. Inherited
         objects of a parent process are never touched. A later request may connect again.
         """
+        self.closed = True
         proc = self.state
         if proc.pid != os.getpid():
             self._adopt()
