@@ -390,3 +390,19 @@ def _child_reports_threads(closed: CassandraMiddleware, live: CassandraMiddlewar
     ready = live.holder.get(timeout=10) is not None
     queue.put((closed.holder.state.thread is not None and closed.holder.state.pid == os.getpid(), ready))
     live.shutdown()
+
+
+def test_gunicorn_hooks_leave_a_holder_that_was_shut_down_alone() -> None:
+    attempts: list[int] = []
+
+    def refused(pid: int) -> Connected:
+        attempts.append(pid)
+        raise ConnectionRefusedError("down")
+
+    closed = SessionHolder(refused, warm_timeout=1)
+    closed.shutdown()
+    hooks.post_fork(None, types.SimpleNamespace(pid=os.getpid()))
+    hooks.post_worker_init(types.SimpleNamespace(pid=os.getpid()))
+    time.sleep(0.2)
+    assert attempts == []
+    assert closed.state.thread is None

@@ -105,7 +105,12 @@ class SessionHolder:
         return proc.live
 
     def warm(self, timeout: float | None = None) -> bool:
-        """Start connecting now and wait (bounded) for the first attempt; ``True`` when ready."""
+        """Start connecting now and wait (bounded) for the first attempt; ``True`` when ready.
+
+        What warmers call; like :meth:`start`, it leaves a holder that was shut down alone.
+        """
+        if self.closed:
+            return False
         return self.get(timeout) is not None
 
     def start(self) -> None:

@@ -67,6 +67,8 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
+        if self._transport is not None:
+            self._transport.close()  # a no-op on Python 3.11+; before, a lost TLS transport stays marked open
         self._node.stats.connection_closed()
         self._node._detach(self)
 
@@ -199,4 +201,7 @@ class Connection(asyncio.Protocol):
 
     def abort(self) -> None:
         if self._transport is not None:
+            # close() first: before Python 3.11, abort() alone leaves a TLS transport marked open, and it
+            # warns "unclosed transport" when collected; abort() then drops the connection at once.
+            self._transport.close()
             self._transport.abort()
