@@ -165,7 +165,8 @@ class UpdatePlan(_Write):
         clusterings = self.where.full_clustering(restrictions) if table.clustering else [()]
         for pk in self.where.partition_values(restrictions):
             key = partition_key(table, pk)
-            for cvals in clusterings or [None]:
+            candidates: list[tuple[Any, ...] | None] = [*clusterings] if clusterings else [None]
+            for cvals in candidates:
                 if self.if_exists:
                     ckey = clustering_key(table, cvals) if cvals is not None else ()
                     if self._existing(data.get(key), ckey, state.clock()) is None:
