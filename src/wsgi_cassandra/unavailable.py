@@ -129,9 +129,15 @@ def serve_unavailable(
     sent: list[Callable[[bytes], object]] = []
     try:
         body = app(environ, capture)
+    except SessionUnavailable as exc:
+        return respond_503(start_response, exc)
+    try:
         chunks = iter(body)
         first = _first_chunk(chunks)
-    except SessionUnavailable as exc:
+    except BaseException as exc:  # the server never sees this body, so closing it is ours to do
+        _close(body)
+        if not isinstance(exc, SessionUnavailable):
+            raise
         return respond_503(start_response, exc)
     used = environ.get(UNAVAILABLE_USED)
     if isinstance(used, SessionUnavailable) and not sent and captured and str(captured[0]).startswith("5"):

@@ -1,0 +1,47 @@
+"""The 503 path of ``unavailable.py``, in-process: the WSGI contract while no session is ready."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wsgi_cassandra.errors import SessionUnavailable
+from wsgi_cassandra.unavailable import serve_unavailable
+
+Environ = dict[str, Any]
+
+
+class ClosingBody:
+    """An iterable body whose iteration uses the stand-in session, and which records ``close()``."""
+
+    def __init__(self, environ: Environ) -> None:
+        self.environ, self.closed = environ, False
+
+    def __iter__(self) -> Any:
+        self.environ["cassandra.session"].execute("SELECT 1")
+        yield b"never"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_body_is_closed_when_its_first_chunk_uses_the_stand_in() -> None:
+    bodies: list[ClosingBody] = []
+
+    def app(environ: Environ, start_response: Any) -> ClosingBody:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        bodies.append(ClosingBody(environ))
+        return bodies[0]
+
+    statuses: list[str] = []
+    result = serve_unavailable(
+        app,
+        {},
+        lambda status, headers, exc_info=None: statuses.append(status),
+        SessionUnavailable("down"),
+        session_key="cassandra.session",
+        cluster_key="cassandra.cluster",
+        convert=True,
+    )
+    assert statuses == ["503 Service Unavailable"]
+    assert b"".join(result).startswith(b"503")
+    assert bodies[0].closed  # PEP 3333: the app's iterable is closed whatever happens
