@@ -154,9 +154,10 @@ class SessionHolder:
         if proc.pid != os.getpid():
             self._adopt()
             return True
-        proc.stop.set()
+        with proc.lock:  # against the connect thread storing what it just built (see _run)
+            proc.stop.set()
+            connected = proc.connected
         self.state = ProcessState(proc.pid)
-        connected = proc.connected
         if connected is None:
             return True
         bound = self.shutdown_timeout if timeout is None else timeout
@@ -215,10 +216,13 @@ class SessionHolder:
                 proc.attempted.set()  # after the log line: whoever waited may read the log next
                 proc.stop.wait(delay)
                 continue
-            if proc.stop.is_set():  # shut down while we were connecting: do not keep what we built
+            with proc.lock:  # checked and stored at once, or a shutdown in between would never close it
+                stopped = proc.stop.is_set()
+                if not stopped:
+                    proc.connected = proc.live = connected
+            if stopped:  # shut down while we were connecting: do not keep what we built
                 connected.cluster.shutdown()
                 return
-            proc.connected = proc.live = connected
             proc.error = None
             connected.cluster.register_listener(HostWatch(proc, connected))
             phases = ", ".join(f"{name} {ms:.0f} ms" for name, ms in connected.phases.items())
