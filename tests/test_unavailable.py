@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from wsgi_cassandra.errors import SessionUnavailable
 from wsgi_cassandra.unavailable import serve_unavailable
 
@@ -45,3 +47,31 @@ def test_body_is_closed_when_its_first_chunk_uses_the_stand_in() -> None:
     assert statuses == ["503 Service Unavailable"]
     assert b"".join(result).startswith(b"503")
     assert bodies[0].closed  # PEP 3333: the app's iterable is closed whatever happens
+
+
+def test_stand_in_used_after_write_never_calls_start_response_again() -> None:
+    """The legacy ``write()`` already sent a status: a 503 cannot follow it (PEP 3333 allows one call)."""
+
+    def app(environ: Environ, start_response: Any) -> list[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"partial ")
+        environ["cassandra.session"].execute("SELECT 1")
+        return [b"never"]
+
+    calls: list[tuple[str, Any]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        calls.append((status, exc_info))
+        return lambda data: None
+
+    with pytest.raises(SessionUnavailable):
+        serve_unavailable(
+            app,
+            {},
+            start_response,
+            SessionUnavailable("down"),
+            session_key="cassandra.session",
+            cluster_key="cassandra.cluster",
+            convert=True,
+        )
+    assert calls == [("200 OK", None)]

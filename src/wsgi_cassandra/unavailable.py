@@ -130,13 +130,15 @@ def serve_unavailable(
     try:
         body = app(environ, capture)
     except SessionUnavailable as exc:
+        if sent:  # write() already sent a status: no second start_response, the server aborts the response
+            raise
         return respond_503(start_response, exc)
     try:
         chunks = iter(body)
         first = _first_chunk(chunks)
     except BaseException as exc:  # the server never sees this body, so closing it is ours to do
         _close(body)
-        if not isinstance(exc, SessionUnavailable):
+        if sent or not isinstance(exc, SessionUnavailable):
             raise
         return respond_503(start_response, exc)
     used = environ.get(UNAVAILABLE_USED)
