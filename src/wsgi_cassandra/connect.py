@@ -150,6 +150,7 @@ def _timed_connect(cluster: Cluster, phases: dict[str, float]) -> Iterator[None]
     )
     if hookable:
         make_connection, refresh_schema = cluster.connection_factory, control._refresh_schema  # type: ignore[union-attr]
+        own_factory = "connection_factory" in vars(cluster)  # set on the instance by a user's cluster_factory
 
         def timed_factory(*args: Any, **kwargs: Any) -> Any:
             connection = make_connection(*args, **kwargs)
@@ -172,7 +173,10 @@ def _timed_connect(cluster: Cluster, phases: dict[str, float]) -> Iterator[None]
     finally:
         ended = time.perf_counter()
         if hookable:
-            del cluster.connection_factory  # the class's method again
+            if own_factory:
+                cluster.connection_factory = make_connection  # the user's, as it was
+            else:
+                del cluster.connection_factory  # the class's method again
             with contextlib.suppress(AttributeError):
                 del control._refresh_schema  # type: ignore[union-attr]
     if {"control_open", "schema_start", "schema_end"} <= marks.keys():

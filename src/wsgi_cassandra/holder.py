@@ -201,9 +201,12 @@ class SessionHolder:
             try:
                 connected = self._connector(proc.pid)
             except Exception as exc:
-                permanent = is_permanent(exc)
+                try:
+                    permanent, error = is_permanent(exc), self._describe(exc)
+                except Exception:  # describing must never kill the retry loop (waiters would hang)
+                    permanent, error = False, type(exc).__name__
                 delay = self._backoff.delay(proc.attempts, permanent=permanent)
-                proc.error = self._describe(exc)
+                proc.error = error
                 proc.next_attempt_at = time.monotonic() + delay
                 log.warning(
                     "pid %d: Cassandra connect attempt %d failed after %.0f ms: %s; retrying in %.1f s",

@@ -11,6 +11,7 @@ per connected Cluster::
 from __future__ import annotations
 
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -28,14 +29,18 @@ class HostWatch:
 
     def __init__(self, proc: ProcessState, connected: Connected) -> None:
         self.state, self._connected = proc, connected
+        # The driver calls listeners from several threads: one host going down while another comes up
+        # must not interleave a stale "none up" read with the write of the other's "live".
+        self._lock = threading.Lock()
 
     def _refresh(self, changed: Any, up: bool) -> None:
-        hosts = self._connected.cluster.metadata.all_hosts()
-        any_up = up or any(host.is_up for host in hosts if host is not changed)
-        if self.state.connected is not self._connected:
-            return  # shut down or replaced meanwhile
-        was_live = self.state.live is not None
-        self.state.live = self._connected if any_up else None
+        with self._lock:
+            hosts = self._connected.cluster.metadata.all_hosts()
+            any_up = up or any(host.is_up for host in hosts if host is not changed)
+            if self.state.connected is not self._connected:
+                return  # shut down or replaced meanwhile
+            was_live = self.state.live is not None
+            self.state.live = self._connected if any_up else None
         if was_live and not any_up:
             log.warning(
                 "pid %d: all %d Cassandra host(s) are down; answering 503 until one is back", self.state.pid, len(hosts)
