@@ -119,27 +119,12 @@ def cassandra_process() -> Iterator[Cassandra]:
         create_schema(target)
         yield target
         return
-    port = free_port()
-    proc = subprocess.Popen(
-        [PYTHON, "-m", "wsgi_cassandra.testing", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "listening" not in line:
-            raise SystemExit(f"the CQL test server did not start: {line!r}")
-        target = Cassandra({"CASSANDRA_CONTACT_POINTS": "127.0.0.1", "CASSANDRA_PORT": str(port)}, embedded=True)
+    from wsgi_cassandra.testing import ServerProcess
+
+    with ServerProcess(python=PYTHON) as server:
+        target = Cassandra({"CASSANDRA_CONTACT_POINTS": server.host, "CASSANDRA_PORT": str(server.port)}, embedded=True)
         create_schema(target)
         yield target
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def create_schema(target: Cassandra, tables: int = 0) -> None:

@@ -29,26 +29,6 @@ from cassandra.cluster import Cluster
 SELECT = "SELECT v FROM bench.kv WHERE k = ?"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _start_server(port: int) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wsgi_cassandra.testing", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()  # the server prints one line once it listens
-    if "listening" not in line:
-        proc.kill()
-        raise SystemExit(f"server did not start: {line!r}")
-    return proc
-
-
 def _cpu_seconds(pid: int) -> float:
     """utime + stime of a process (Linux /proc); 0.0 elsewhere, and the table then says n/a."""
     try:
@@ -199,8 +179,10 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=128, help="requests in flight per session")
     parser.add_argument("--processes", type=int, default=2, help="client processes for the parallel rows")
     args = parser.parse_args()
-    port = _free_port()
-    proc = _start_server(port)
+    from wsgi_cassandra.testing import ServerProcess
+
+    proc = ServerProcess(python=sys.executable).start()
+    port = proc.port
     rows: list[tuple[str, ...]] = []
 
     def measure(name: str, run: Any) -> None:
@@ -221,10 +203,7 @@ def main() -> int:
         )
         measure("raw pipelined v4, no driver", lambda: [_raw_capacity(port, secs)])
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+        proc.stop()
     median = statistics.median(connects) * 1000
     low, high = min(connects) * 1000, max(connects) * 1000
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end; prepared single-row reads")

@@ -252,3 +252,17 @@ def test_batch_and_paging_through_the_driver(version: int | None) -> None:
         result = session.execute(statement)
         assert result.has_more_pages
         assert [row.c for row in result] == list(range(25))  # three pages, fetched as iterated
+
+
+def test_server_process_runs_the_server_out_of_process_and_stops_it() -> None:
+    from wsgi_cassandra.testing import ServerProcess
+
+    with ServerProcess() as server:
+        assert server.pid != os.getpid()
+        with driver(server) as cluster:  # type: ignore[arg-type]  # driver() reads only host and port
+            row = cluster.connect().execute("SELECT release_version FROM system.local").one()
+        assert row.release_version.startswith("4.")
+    assert server.proc is not None
+    assert server.proc.poll() is not None  # the child exited
+    with pytest.raises(ConnectionRefusedError):  # and nothing listens there any more
+        socket.create_connection((server.host, server.port), timeout=5).close()

@@ -11,7 +11,6 @@ import contextlib
 import http.client
 import os
 import re
-import selectors
 import shutil
 import signal
 import socket
@@ -44,28 +43,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def start_test_server(host: str = "127.0.0.1", timeout: float = 15.0) -> tuple[subprocess.Popen[str], int]:
     """``python -m wsgi_cassandra.testing`` on a free port of ``host``; returns the process and its port."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wsgi_cassandra.testing", "--host", host, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
-    assert proc.stdout is not None
-    line = _read_line(proc.stdout, timeout)
-    match = re.search(rf"listening on {re.escape(host)}:(\d+)", line)
-    if match is None:
-        stop(proc)
-        raise LaunchError(f"the CQL test server did not start within {timeout:.0f} s (it said {line.strip()!r})")
-    return proc, int(match.group(1))
+    from wsgi_cassandra.testing import CQLServerError, ServerProcess
 
-
-def _read_line(stream: IO[str], timeout: float) -> str:
-    with selectors.DefaultSelector() as selector:
-        selector.register(stream, selectors.EVENT_READ)
-        if not selector.select(timeout):
-            return ""
-    return stream.readline()
+    try:
+        server = ServerProcess(host, timeout=timeout).start()
+    except CQLServerError as exc:
+        raise LaunchError(str(exc)) from None
+    assert server.proc is not None
+    return server.proc, server.port
 
 
 def seed_schema(env: Mapping[str, str], timeout: float = 15.0) -> None:

@@ -8,6 +8,7 @@ Importing this package starts no thread and opens no socket; servers start when 
 from __future__ import annotations
 
 from .cluster import CQLCluster
+from .process import ServerProcess
 from .server import CQLServer, CQLServerError
 
-__all__ = ["CQLCluster", "CQLServer", "CQLServerError"]
+__all__ = ["CQLCluster", "CQLServer", "CQLServerError", "ServerProcess"]
