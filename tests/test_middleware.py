@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 import warnings
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.servers import free_port
 from wsgi_cassandra import CassandraMiddleware
 
 if TYPE_CHECKING:
@@ -190,12 +190,6 @@ def test_shutdown_closes_every_connection(cassandra: Target, keyspace: str) -> N
     assert server.stats.connections_open >= 1
     assert app.shutdown(timeout=10)
     assert server.stats.wait_for("connections_open", 0, timeout=10) == 0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def mixed_app(environ: Environ, start_response: Any) -> list[bytes]:
