@@ -124,7 +124,7 @@ def test_unknown_local_dc_exits_1_listing_the_real_ones(cassandra: Target) -> No
     ("variable", "value", "message"),
     [
         pytest.param("CASSANDRA_PORT", "nine", "CASSANDRA_PORT = 'nine' is not valid", id="port"),
-        pytest.param("WSGI_CASSANDRA_WARMER", "turbo", "'turbo' is not a known warmer", id="warmer"),
+        pytest.param("WSGI_CASSANDRA_WARMER", "turbo", "WSGI_CASSANDRA_WARMER = 'turbo' is not valid", id="warmer"),
         pytest.param("CASSANDRA_USERNAME", "web", "CASSANDRA_USERNAME is set but no password", id="no-password"),
     ],
 )

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from wsgi_cassandra import CassandraMiddleware, ConfigurationError
-from wsgi_cassandra.config import Secret, Settings, settings_from_env
+from wsgi_cassandra.config import Settings, WarmerName, options, readme_table, settings_from_env
+from wsgi_cassandra.secret import Secret
+from wsgi_cassandra.warmers import names as warmer_names
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+# Keyword arguments of CassandraMiddleware that are objects, not settings (so not in the table).
+NOT_SETTINGS = {"self", "app", "cluster_factory", "statements", "environ"}
 
 SECRET = "s3cr3t-Pa55word"
 
@@ -140,3 +148,104 @@ def test_password_file_contents_never_in_errors(tmp_path: Any) -> None:
     with pytest.raises(ConfigurationError) as info:
         Settings.resolve({}, {"CASSANDRA_PASSWORD_FILE": str(path), "CASSANDRA_PORT": "x"})
     assert SECRET not in str(info.value)
+
+
+def _union(annotation: str) -> set[str]:
+    return {part.strip() for part in annotation.split("|")} - {"None"}
+
+
+def test_middleware_signature_matches_the_settings_table() -> None:
+    """Each row of the table is a keyword-only argument defaulting to None, of the table's type."""
+    parameters = inspect.signature(CassandraMiddleware.__init__).parameters
+    table = {option.name: option for option in options()}
+    assert set(parameters) - NOT_SETTINGS == set(table), "the signature and config.Settings disagree"
+    for name, option in table.items():
+        parameter = parameters[name]
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, name
+        assert parameter.default is None, f"{name}: its default belongs in the table ({option.default!r})"
+        assert _union(str(parameter.annotation)) == _union(option.argument or option.type), name
+
+
+def test_help_documents_every_argument_with_its_variable() -> None:
+    doc = CassandraMiddleware.__doc__ or ""
+    for option in options():
+        assert f"- {option.name}: " in doc
+        assert option.doc.replace("`", "") in doc
+        if option.env is not None:
+            assert option.env in doc
+    for name in NOT_SETTINGS - {"self", "app"}:
+        assert f"``{name}``" in doc
+
+
+def test_readme_table_is_the_settings_table() -> None:
+    expected = readme_table()
+    assert expected in README.read_text(encoding="utf-8"), (
+        "README's configuration table differs from config.Settings; replace it with the output of\n"
+        "  python -c 'from wsgi_cassandra.config import readme_table; print(readme_table())'\n\n" + expected
+    )
+
+
+def test_every_variable_is_read(tmp_path: Path) -> None:
+    """A value for every variable in the table arrives in its setting (a new setting needs a sample here)."""
+    pem = tmp_path / "x.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\n")
+    samples = {
+        "contact_points": ("10.0.0.9", ("10.0.0.9",)),
+        "port": ("9999", 9999),
+        "keyspace": ("shop", "shop"),
+        "username": ("web", "web"),
+        "password": (SECRET, Secret(SECRET)),
+        "local_dc": ("dc2", "dc2"),
+        "protocol_version": ("4", 4),
+        "connect_timeout": ("7", 7.0),
+        "ssl": ("yes", True),
+        "ssl_ca": (str(pem), str(pem)),
+        "ssl_cert": (str(pem), str(pem)),
+        "ssl_key": (str(pem), str(pem)),
+        "ssl_check_hostname": ("no", False),
+        "warmer": ("Lazy", "lazy"),
+        "warm_timeout": ("3", 3.0),
+        "retry_max": ("4", 4.0),
+        "shutdown_timeout": ("2", 2.0),
+        "health_path": ("/healthz", "/healthz"),
+        "fast_connect": ("1", True),
+        "schema_metadata": ("none", "none"),
+        "metadata_keyspaces": ("a,b", ("a", "b")),
+        "warm_jitter": ("0.5", 0.5),
+    }
+    env = {option.env: samples[option.name][0] for option in options() if option.env}
+    assert {name: value for name, (_, value) in samples.items()} == settings_from_env(env)
+    settings = Settings.resolve({}, env)
+    for name, (_, value) in samples.items():
+        assert getattr(settings, name) == value, name
+
+
+def test_builtin_warmer_names_are_the_literal_type() -> None:
+    from typing import get_args
+
+    assert set(get_args(WarmerName)) == set(warmer_names())
+
+
+@pytest.mark.parametrize(
+    ("env", "kwargs", "suggestion"),
+    [
+        pytest.param({"WSGI_CASSANDRA_WARMER": "gunicron"}, {}, "did you mean 'gunicorn'?", id="warmer-env"),
+        pytest.param({}, {"warmer": "uwgsi"}, "did you mean 'uwsgi'?", id="warmer-argument"),
+        pytest.param({"WSGI_CASSANDRA_SCHEMA_METADATA": "keyspace"}, {}, "did you mean 'keyspaces'?", id="schema"),
+        pytest.param({}, {"on_unavailable": "ap"}, "did you mean 'app'?", id="on-unavailable"),
+    ],
+)
+def test_mistyped_choice_suggests_the_closest(env: dict[str, str], kwargs: dict[str, Any], suggestion: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        CassandraMiddleware(app, environ=env, **kwargs)
+    assert suggestion in str(info.value)
+
+
+def test_mistyped_setting_name_suggests_the_closest() -> None:
+    with pytest.raises(ConfigurationError, match="did you mean 'keyspace'"):
+        Settings.resolve({"keyspce": "shop"}, {})
+
+
+def test_choices_are_case_insensitive() -> None:
+    settings = Settings.resolve({"on_unavailable": "APP"}, {"WSGI_CASSANDRA_SCHEMA_METADATA": " Keyspaces "})
+    assert (settings.on_unavailable, settings.schema_metadata) == ("app", "keyspaces")

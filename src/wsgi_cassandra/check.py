@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import fields
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .config import ENV_VARS, Settings
+from .config import Settings, options
 from .errors import ConfigurationError, WarmerUnavailable
+from .secret import Secret
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -81,21 +81,20 @@ def run_check(environ: Mapping[str, str] | None = None, out: TextIO | None = Non
 
 
 def describe_settings(settings: Settings, environ: Mapping[str, str]) -> list[tuple[str, str, str]]:
-    """(setting, value as shown, where it came from) for every setting; secrets are masked."""
-    variables = {name: var for var, name in ENV_VARS.items()}
+    """(setting, value as shown, where it came from) for every setting read from the environment; secrets
+    are masked."""
     rows = []
-    for item in fields(Settings):
-        value = getattr(settings, item.name)
-        if item.name == "password":
-            shown = "-" if value is None else "******** (set)"
-            given = [var for var in ("CASSANDRA_PASSWORD", "CASSANDRA_PASSWORD_FILE") if environ.get(var)]
-            source = given[0] if given else "default"
+    for option in options():
+        if option.env is None:
+            continue  # a keyword argument only: the check reads the environment
+        value = getattr(settings, option.name)
+        if isinstance(value, Secret):
+            shown = "******** (set)"
         else:
             shown = ",".join(value) if isinstance(value, tuple) else str(value)
             shown = "-" if value is None or not shown else shown
-            var = variables.get(item.name)
-            source = var if var is not None and (environ.get(var) or "").strip() else "default"
-        rows.append((item.name, shown, source))
+        given = [var for var in (option.env, option.file_env) if var and (environ.get(var) or "").strip()]
+        rows.append((option.name, shown, given[0] if given else "default"))
     return rows
 
 

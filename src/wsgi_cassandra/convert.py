@@ -2,25 +2,48 @@
 
 One function per kind of value, each raising :class:`ConfigurationError` that names the setting (the
 variable or the ``name=`` argument), the value (URL-style credentials masked, never a password) and
-what is accepted. :data:`CONVERTERS` maps every setting to its converter::
+what is accepted. The settings table (:mod:`wsgi_cassandra.config`) names the converter of each setting::
 
-    >>> CONVERTERS["port"]("9142", "CASSANDRA_PORT")
+    >>> port("9142", "port= argument")
     9142
-    >>> CONVERTERS["connect_timeout"](0.5, "connect_timeout= argument")
+    >>> seconds(0.5, "connect_timeout= argument")
     0.5
+    >>> str(unknown_choice("WSGI_CASSANDRA_WARMER", "gunicron", ["auto", "gunicorn"]))
+    "WSGI_CASSANDRA_WARMER = 'gunicron' is not valid; accepted: auto, gunicorn; did you mean 'gunicorn'?"
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ConfigurationError
 from .secret import Secret
 
-__all__ = ["CONVERTERS", "SCHEMA_METADATA", "split_host_port"]
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = [
+    "choice",
+    "contact_points",
+    "flag",
+    "jitter",
+    "keyspace",
+    "keyspaces",
+    "pem_file",
+    "port",
+    "protocol_version",
+    "seconds",
+    "secret",
+    "split_host_port",
+    "text",
+    "unknown_choice",
+    "url_path",
+    "warmer",
+]
 
 
 def _bad(source: str, value: object, accepted: str) -> ConfigurationError:
@@ -32,7 +55,7 @@ def _masked(value: object) -> object:
     return re.sub(r"[^\s,/@]+@", "***@", value) if isinstance(value, str) and "@" in value else value
 
 
-def _contact_points(value: object, source: str) -> tuple[str, ...]:
+def contact_points(value: object, source: str) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)):
         raise _bad(source, value, "a comma-separated string or a list of 'host' / 'host:port'")
@@ -55,10 +78,10 @@ def split_host_port(point: str, source: str = "CASSANDRA_CONTACT_POINTS") -> tup
         raise _bad(source, point, "'host', 'host:port' or '[ipv6]:port'")
     host = match.group(1) or match.group(3) or match.group(5)
     raw_port = match.group(2) or match.group(4)
-    return host, (None if raw_port is None else _port(raw_port, f"{source} (port of {point!r})"))
+    return host, (None if raw_port is None else port(raw_port, f"{source} (port of {point!r})"))
 
 
-def _port(value: object, source: str) -> int:
+def port(value: object, source: str) -> int:
     try:
         port = int(str(value).strip()) if not isinstance(value, bool) else -1
     except ValueError:
@@ -68,21 +91,23 @@ def _port(value: object, source: str) -> int:
     return port
 
 
-def _keyspace(value: object, source: str) -> str:
+def keyspace(value: object, source: str) -> str:
     name = str(value).strip()
     if not re.fullmatch(r"\w{1,48}", name, flags=re.ASCII):
         raise _bad(source, value, "a keyspace name of 1 to 48 letters, digits or underscores")
     return name
 
 
-def _text(value: object, source: str) -> str:
+def text(value: object, source: str) -> str:
     text = str(value).strip()
     if not text:
         raise _bad(source, value, "a non-empty string")
     return text
 
 
-def _secret(value: object, source: str) -> Secret:
+def secret(value: object, source: str) -> Secret:
+    if isinstance(value, str):
+        value = Secret(value)
     if isinstance(value, Secret):
         if not value.reveal():
             raise ConfigurationError(f"{source} is empty; accepted: a non-empty password")
@@ -90,7 +115,7 @@ def _secret(value: object, source: str) -> Secret:
     raise ConfigurationError(f"{source} must be a string or a Secret (its value is not shown)")
 
 
-def _protocol_version(value: object, source: str) -> int:
+def protocol_version(value: object, source: str) -> int:
     from cassandra import ProtocolVersion  # light: the package root, not cassandra.cluster
 
     supported = sorted(ProtocolVersion.SUPPORTED_VERSIONS)
@@ -103,33 +128,29 @@ def _protocol_version(value: object, source: str) -> int:
     return version
 
 
-def _seconds(value: object, source: str) -> float:
+def seconds(value: object, source: str) -> float:
     try:
-        seconds = float(str(value).strip()) if not isinstance(value, bool) else -1.0
+        number = float(str(value).strip()) if not isinstance(value, bool) else -1.0
     except ValueError:
-        seconds = -1.0
-    if not (seconds > 0 and math.isfinite(seconds)):
+        number = -1.0
+    if not (number > 0 and math.isfinite(number)):
         raise _bad(source, value, "a positive number of seconds, e.g. 5 or 0.5")
-    return seconds
-
-
-def _warmer(value: object, source: str) -> str:
-    return _text(value, source).lower()
+    return number
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
-def _flag(value: object, source: str) -> bool:
+def flag(value: object, source: str) -> bool:
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
-    if text not in _TRUE + _FALSE:
+    word = str(value).strip().lower()
+    if word not in _TRUE + _FALSE:
         raise _bad(source, value, f"a yes/no flag: {'/'.join(_TRUE)} or {'/'.join(_FALSE)}")
-    return text in _TRUE
+    return word in _TRUE
 
 
-def _file(value: object, source: str) -> str:
+def pem_file(value: object, source: str) -> str:
     path = os.path.expanduser(str(value).strip())
     if not os.path.isfile(path):
         raise ConfigurationError(
@@ -138,61 +159,52 @@ def _file(value: object, source: str) -> str:
     return path
 
 
-def _url_path(value: object, source: str) -> str:
+def url_path(value: object, source: str) -> str:
     path = str(value).strip()
     if not re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,;=:@/-]*", path):
         raise _bad(source, value, "a URL path starting with '/', e.g. '/healthz'")
     return path
 
 
-SCHEMA_METADATA = ("full", "keyspaces", "background", "none")
-
-
-def _schema_metadata(value: object, source: str) -> str:
-    mode = str(value).strip().lower()
-    if mode not in SCHEMA_METADATA:
-        raise _bad(source, value, ", ".join(SCHEMA_METADATA))
-    return mode
-
-
-def _keyspaces(value: object, source: str) -> tuple[str, ...]:
+def keyspaces(value: object, source: str) -> tuple[str, ...]:
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, (list, tuple)):
         raise _bad(source, value, "a comma-separated string or a list of keyspace names")
-    return tuple(_keyspace(item, source) for item in items if str(item).strip())
+    return tuple(keyspace(item, source) for item in items if str(item).strip())
 
 
-def _jitter(value: object, source: str) -> float:
+def jitter(value: object, source: str) -> float:
     try:
-        seconds = float(str(value).strip()) if not isinstance(value, bool) else -1.0
+        number = float(str(value).strip()) if not isinstance(value, bool) else -1.0
     except ValueError:
-        seconds = -1.0
-    if not (0 <= seconds <= 60):
+        number = -1.0
+    if not (0 <= number <= 60):
         raise _bad(source, value, "a number of seconds from 0 to 60, e.g. 0.5")
-    return seconds
+    return number
 
 
-CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
-    "contact_points": _contact_points,
-    "port": _port,
-    "keyspace": _keyspace,
-    "username": _text,
-    "password": _secret,
-    "local_dc": _text,
-    "protocol_version": _protocol_version,
-    "connect_timeout": _seconds,
-    "warmer": _warmer,
-    "warm_timeout": _seconds,
-    "shutdown_timeout": _seconds,
-    "retry_max": _seconds,
-    "ssl": _flag,
-    "ssl_ca": _file,
-    "ssl_cert": _file,
-    "ssl_key": _file,
-    "ssl_check_hostname": _flag,
-    "health_path": _url_path,
-    "fast_connect": _flag,
-    "schema_metadata": _schema_metadata,
-    "metadata_keyspaces": _keyspaces,
-    "warm_jitter": _jitter,
-}
+def choice(accepted: tuple[str, ...]) -> Callable[[Any, str], str]:
+    """A converter for an enumeration (case-insensitive); a near miss gets "did you mean ...?"."""
+
+    def convert(value: object, source: str) -> str:
+        chosen = str(value).strip().lower()
+        if chosen not in accepted:
+            raise unknown_choice(source, value, accepted)
+        return chosen
+
+    return convert
+
+
+def unknown_choice(source: str, value: object, accepted: Iterable[str]) -> ConfigurationError:
+    """The error for a value outside ``accepted``, suggesting the closest accepted one."""
+    accepted = list(accepted)
+    close = difflib.get_close_matches(str(value).strip().lower(), accepted, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigurationError(f"{source} = {_masked(value)!r} is not valid; accepted: {', '.join(accepted)}{hint}")
+
+
+def warmer(value: object, source: str) -> str:
+    """A registered warmer name (see :mod:`wsgi_cassandra.warmers`; the registry can grow)."""
+    from .warmers import names
+
+    return choice(tuple(names()))(value, source)

@@ -22,7 +22,7 @@ import sys
 from os import getpid
 from typing import TYPE_CHECKING, Callable
 
-from .config import Settings
+from .config import Settings, arguments_doc, options
 from .connect import Connector
 from .driver import cluster_factory as settings_cluster_factory
 from .errors import ConfigurationError
@@ -38,23 +38,24 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from cassandra.cluster import Cluster
 
-    from .config import Secret
+    from .config import OnUnavailable, SchemaMetadata, WarmerName
+    from .secret import Secret
     from .statements import Statements
 
 __all__ = ["CassandraMiddleware"]
-
-ON_UNAVAILABLE = ("503", "app")
 
 
 class CassandraMiddleware:
     """Wrap a WSGI app so that ``environ[environ_key]`` holds this worker's ready ``Session``.
 
-    Settings not given as keyword arguments come from the environment variables in the README
-    (``CASSANDRA_CONTACT_POINTS``, ``CASSANDRA_KEYSPACE``, ``WSGI_CASSANDRA_WARMER``, ...); an explicit
-    argument beats the variable. ``cluster_factory`` (a callable returning an unconnected ``Cluster``)
-    replaces the connection settings entirely. ``on_unavailable="503"`` (default) answers
-    ``503 Service Unavailable`` when the app touches the session while none is ready; ``"app"`` lets the
-    app handle :class:`~wsgi_cassandra.errors.SessionUnavailable` itself.
+    ``app`` is the WSGI application. Every other argument is keyword-only:
+
+    - ``cluster_factory``: a callable returning an unconnected ``Cluster``; replaces the connection settings.
+    - ``statements``: name -> CQL (prepared in each worker), or a ``Statements`` registry.
+    - ``environ``: a mapping read instead of ``os.environ``.
+    - the settings listed below. A setting not given is read from its environment variable; an explicit
+      argument beats the variable, which beats the default. ``warmer`` also takes a ``Warmer`` object.
+
     Bad settings raise :class:`~wsgi_cassandra.errors.ConfigurationError` here, not at the first request.
     """
 
@@ -75,68 +76,45 @@ class CassandraMiddleware:
         app: WSGIApplication,
         *,
         cluster_factory: Callable[[], Cluster] | None = None,
-        keyspace: str | None = None,
-        warmer: str | Warmer | None = None,
-        environ_key: str = "cassandra.session",
-        cluster_environ_key: str = "cassandra.cluster",
-        on_unavailable: str = "503",
+        statements: Mapping[str, str] | Statements | None = None,
+        environ: Mapping[str, str] | None = None,
+        # The settings: one line per row of the table in config.py (tests/test_config.py checks that they agree).
         contact_points: str | list[str] | tuple[str, ...] | None = None,
         port: int | None = None,
+        keyspace: str | None = None,
         username: str | None = None,
         password: str | Secret | None = None,
         local_dc: str | None = None,
         protocol_version: int | None = None,
         connect_timeout: float | None = None,
-        warm_timeout: float | None = None,
-        shutdown_timeout: float | None = None,
-        retry_max: float | None = None,
-        health_path: str | None = None,
         ssl: bool | None = None,
         ssl_ca: str | None = None,
         ssl_cert: str | None = None,
         ssl_key: str | None = None,
         ssl_check_hostname: bool | None = None,
+        warmer: WarmerName | str | Warmer | None = None,
+        warm_timeout: float | None = None,
+        retry_max: float | None = None,
+        shutdown_timeout: float | None = None,
+        health_path: str | None = None,
         fast_connect: bool | None = None,
-        schema_metadata: str | None = None,
+        schema_metadata: SchemaMetadata | None = None,
         metadata_keyspaces: str | list[str] | tuple[str, ...] | None = None,
         warm_jitter: float | None = None,
-        statements: Mapping[str, str] | Statements | None = None,
-        statements_environ_key: str = "cassandra.statements",
-        environ: Mapping[str, str] | None = None,
+        on_unavailable: OnUnavailable | None = None,
+        environ_key: str | None = None,
+        cluster_environ_key: str | None = None,
+        statements_environ_key: str | None = None,
     ) -> None:
+        given = dict(locals())  # first line: exactly the arguments, which the settings table names
         if not callable(app):
             raise ConfigurationError(f"app = {app!r} is not a WSGI application (not callable)")
-        if on_unavailable not in ON_UNAVAILABLE:
-            raise ConfigurationError(f"on_unavailable = {on_unavailable!r}; accepted: {', '.join(ON_UNAVAILABLE)}")
         if cluster_factory is not None and not callable(cluster_factory):
             raise ConfigurationError(f"cluster_factory = {cluster_factory!r} is not callable")
-        self.settings = Settings.resolve(
-            {
-                "contact_points": contact_points,
-                "port": port,
-                "keyspace": keyspace,
-                "username": username,
-                "password": password,
-                "local_dc": local_dc,
-                "protocol_version": protocol_version,
-                "connect_timeout": connect_timeout,
-                "warmer": warmer if isinstance(warmer, str) else None,
-                "warm_timeout": warm_timeout,
-                "shutdown_timeout": shutdown_timeout,
-                "retry_max": retry_max,
-                "health_path": health_path,
-                "ssl": ssl,
-                "ssl_ca": ssl_ca,
-                "ssl_cert": ssl_cert,
-                "ssl_key": ssl_key,
-                "ssl_check_hostname": ssl_check_hostname,
-                "fast_connect": fast_connect,
-                "schema_metadata": schema_metadata,
-                "metadata_keyspaces": metadata_keyspaces,
-                "warm_jitter": warm_jitter,
-            },
-            environ,
-        )
+        explicit = {option.name: given[option.name] for option in options()}
+        if not isinstance(warmer, str):
+            explicit["warmer"] = None  # a Warmer object: not a setting, used as it is
+        self.settings = Settings.resolve(explicit, environ)
         factory = cluster_factory or settings_cluster_factory(self.settings)
         self.holder = SessionHolder(
             Connector(
@@ -153,10 +131,10 @@ class CassandraMiddleware:
         )
         self.warmer = get_warmer(warmer if warmer is not None and not isinstance(warmer, str) else self.settings.warmer)
         self._app = app
-        self._key = environ_key
-        self._cluster_key = cluster_environ_key
-        self._statements_key = statements_environ_key
-        self._convert = on_unavailable == "503"
+        self._key = self.settings.environ_key
+        self._cluster_key = self.settings.cluster_environ_key
+        self._statements_key = self.settings.statements_environ_key
+        self._convert = self.settings.on_unavailable == "503"
         self._health = self.settings.health_path
         self.warmer.install(self.holder)
 
@@ -202,3 +180,6 @@ class CassandraMiddleware:
 
     def __repr__(self) -> str:
         return f"<CassandraMiddleware {self.settings!r} warmer={self.warmer.name!r}>"
+
+
+CassandraMiddleware.__doc__ = f"{CassandraMiddleware.__doc__}\n{arguments_doc()}\n"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from ..convert import unknown_choice
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -73,9 +74,7 @@ def get_warmer(spec: str | Warmer) -> Warmer:
         return spec
     target = _REGISTRY.get(spec.strip().lower())
     if target is None:
-        raise ConfigurationError(
-            f"WSGI_CASSANDRA_WARMER / warmer= {spec!r} is not a known warmer; accepted: {', '.join(names())}"
-        )
+        raise unknown_choice("warmer", spec, names())
     module_name, _, attribute = target.partition(":")
     warmer_class = getattr(importlib.import_module(module_name), attribute)
     warmer: Warmer = warmer_class()
