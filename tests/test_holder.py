@@ -1,24 +1,52 @@
-"""SessionHolder's lifecycle races, with a fake connector (no driver, no sockets)."""
+"""The session lifecycle (wsgi_cassandra.holder): backoff, per-process state, host watch, shutdown, and the
+holder's races -- with fake connectors (no driver, no sockets) except where a real attempt is the point."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from wsgi_cassandra import holder as lifecycle
+from wsgi_cassandra.config import Settings
 from wsgi_cassandra.connect import Connected, Connector
-from wsgi_cassandra.holder import SessionHolder
+from wsgi_cassandra.driver import cluster_factory
+from wsgi_cassandra.errors import SessionUnavailable
+from wsgi_cassandra.holder import Backoff, HostWatch, ProcessState, SessionHolder
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from cassandra.cluster import Cluster
 
     from tests.support.target import Target
+    from wsgi_cassandra.testing import CQLServer
+
+
+class FakeHost:
+    def __init__(self, name: str, up: bool) -> None:
+        self.name, self.is_up = name, up
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class FakeMetadata:
+    def __init__(self, hosts: list[FakeHost]) -> None:
+        self.hosts = hosts
+
+    def all_hosts(self) -> list[FakeHost]:
+        return list(self.hosts)
 
 
 class FakeCluster:
-    def __init__(self) -> None:
+    def __init__(self, hosts: list[FakeHost] | None = None) -> None:
         self.shutdowns = 0
+        self.metadata = FakeMetadata(hosts if hosts is not None else [FakeHost("h1", True)])
 
     def register_listener(self, listener: Any) -> None:
         pass
@@ -102,3 +130,276 @@ def test_a_users_connection_factory_survives_the_phase_timing(cassandra: Target)
         assert set(connected.phases) >= {"control_connection", "pools"}
     finally:
         connected.cluster.shutdown()
+
+
+def connected_to(cluster: FakeCluster) -> Connected:
+    return Connected(cluster=cluster, session=object(), pid=os.getpid(), phases={"pools": 1.0})  # type: ignore[arg-type]
+
+
+def refused(pid: int) -> Connected:
+    raise ConnectionRefusedError("down")
+
+
+# --- Backoff ---------------------------------------------------------------------------------------------
+
+
+def test_backoff_doubles_up_to_its_maximum() -> None:
+    backoff = Backoff(initial=0.5, maximum=3.0, jitter=False)
+    assert [backoff.delay(attempt) for attempt in range(1, 6)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    assert backoff.delay(10_000) == 3.0  # no overflow however long the outage
+
+
+def test_backoff_permanent_errors_wait_the_maximum_at_once() -> None:
+    assert Backoff(initial=0.5, maximum=30.0, jitter=False).delay(1, permanent=True) == 30.0
+
+
+def test_backoff_jitter_stays_between_half_and_all_of_the_delay() -> None:
+    backoff = Backoff(initial=1.0, maximum=60.0)
+    delays = [backoff.delay(3) for _ in range(200)]
+    assert all(2.0 <= delay <= 4.0 for delay in delays)
+    assert len(set(delays)) > 1  # workers failing together do not retry in lockstep
+
+
+# --- ProcessState ----------------------------------------------------------------------------------------
+
+
+def test_state_while_connecting() -> None:
+    proc = ProcessState(4242)
+    assert proc.status() == {"state": "connecting", "pid": 4242, "attempts": 0}
+    error = proc.unavailable()
+    assert "still connecting" in error.reason
+    assert error.retry_after == 1
+
+
+def test_state_after_a_failed_attempt_says_why_and_when_the_next_one_is() -> None:
+    proc = ProcessState(4242)
+    proc.attempts, proc.error, proc.next_attempt_at = 2, "connection refused", time.monotonic() + 7.5
+    status = proc.status()
+    assert (status["state"], status["attempts"], status["last_error"]) == ("unavailable", 2, "connection refused")
+    assert 0 < status["retry_in_s"] <= 7.5
+    error = proc.unavailable()
+    assert "connection refused" in error.reason
+    assert 1 <= error.retry_after <= 8
+
+
+def test_state_ready_and_with_every_host_down() -> None:
+    hosts = [FakeHost("h1", True), FakeHost("h2", False)]
+    proc = ProcessState(4242)
+    proc.connected = proc.live = connected_to(FakeCluster(hosts))
+    status = proc.status()
+    assert (status["state"], status["hosts_up"], status["hosts"]) == ("ready", 1, 2)
+    assert status["warmup_ms"] == {"pools": 1.0}
+    proc.live = None
+    assert proc.status()["state"] == "hosts_down"
+    assert "all 2 Cassandra host(s) are down" in proc.unavailable().reason
+
+
+# --- HostWatch -------------------------------------------------------------------------------------------
+
+
+def test_host_watch_takes_the_session_away_only_when_every_host_is_down() -> None:
+    a, b = FakeHost("a", True), FakeHost("b", True)
+    proc = ProcessState(os.getpid())
+    proc.connected = proc.live = connected = connected_to(FakeCluster([a, b]))
+    watch = HostWatch(proc, connected)
+    a.is_up = False
+    watch.on_down(a)
+    assert proc.live is connected  # b is still up
+    b.is_up = False
+    watch.on_down(b)
+    assert proc.live is None
+    a.is_up = True
+    watch.on_up(a)
+    assert proc.live is connected
+
+
+def test_host_watch_leaves_a_shut_down_state_alone() -> None:
+    a = FakeHost("a", True)
+    proc = ProcessState(os.getpid())
+    connected = connected_to(FakeCluster([a]))
+    watch = HostWatch(proc, connected)  # proc.connected is None: shut down (or replaced) meanwhile
+    watch.on_up(a)
+    assert proc.live is None
+
+
+def test_host_watch_serialises_a_host_going_down_with_another_coming_up() -> None:
+    """Without the lock, on_down(a) reads "none up", on_up(b) sets live, then on_down writes its stale None."""
+    a, b = FakeHost("a", False), FakeHost("b", False)  # the driver marked a down, then calls on_down(a)
+    inside, proceed = threading.Event(), threading.Event()
+
+    class SlowMetadata(FakeMetadata):
+        calls = 0
+
+        def all_hosts(self) -> list[FakeHost]:
+            hosts = super().all_hosts()
+            SlowMetadata.calls += 1
+            if SlowMetadata.calls == 1:  # on_down(a) has read "none up" and is about to write it
+                inside.set()
+                proceed.wait(10)
+            return hosts
+
+    cluster = FakeCluster([a, b])
+    cluster.metadata = SlowMetadata([a, b])
+    proc = ProcessState(os.getpid())
+    proc.connected = proc.live = connected = connected_to(cluster)
+    watch = HostWatch(proc, connected)
+    down = threading.Thread(target=watch.on_down, args=(a,))
+    down.start()
+    assert inside.wait(10)
+    b.is_up = True
+    up = threading.Thread(target=watch.on_up, args=(b,))
+    up.start()
+    up.join(0.3)  # with the lock, on_up waits for on_down; without it, it finishes now (and is overwritten)
+    proceed.set()
+    down.join(10)
+    up.join(10)
+    assert not down.is_alive()
+    assert not up.is_alive()
+    assert proc.live is connected  # b is up: the session is live
+
+
+# --- shutdown: closed means closed -----------------------------------------------------------------------
+
+
+def connect_threads() -> list[threading.Thread]:
+    name = f"wsgi-cassandra-connect-{os.getpid()}"
+    return [thread for thread in threading.enumerate() if thread.name == name and thread.is_alive()]
+
+
+def test_after_shutdown_nothing_starts_a_connect_thread() -> None:
+    attempts: list[int] = []
+
+    def counting(pid: int) -> Connected:
+        attempts.append(pid)
+        raise ConnectionRefusedError("down")
+
+    holder = SessionHolder(counting)
+    before = connect_threads()
+    assert holder.shutdown() is True
+    assert holder.get(timeout=5) is None
+    assert holder.connect(timeout=5) is False
+    holder.start()
+    with pytest.raises(SessionUnavailable, match="shut down"):
+        holder.session(timeout=5)
+    assert holder.status()["state"] == "closed"
+    assert holder.state.thread is None
+    assert connect_threads() == before
+    assert attempts == []
+
+
+def test_shutdown_ends_a_retry_loop_waiting_for_its_next_attempt() -> None:
+    holder = SessionHolder(refused, backoff=Backoff(initial=60.0, maximum=60.0, jitter=False))
+    assert holder.get(timeout=10) is None  # the first attempt failed; the loop now waits 60 s
+    thread = holder.state.thread
+    assert thread is not None
+    assert thread.is_alive()
+    assert holder.shutdown(timeout=10) is True
+    assert not thread.is_alive()
+    assert holder.unavailable().reason.startswith("the Cassandra session was shut down")
+
+
+class BlockingConnector:
+    """A connect attempt that lasts until released, or until ``abort`` (like a black-holed connect)."""
+
+    def __init__(self, abortable: bool) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.cluster = FakeCluster()
+        if abortable:
+            self.abort = lambda pid: self.release.set()
+
+    def __call__(self, pid: int) -> Connected:
+        self.entered.set()
+        self.release.wait(30)
+        return connected_to(self.cluster)
+
+
+def test_shutdown_stops_an_attempt_in_flight_within_its_bound(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="wsgi_cassandra.holder")
+    connector = BlockingConnector(abortable=True)
+    holder = SessionHolder(connector)
+    holder.start()
+    assert connector.entered.wait(10)
+    thread = holder.state.thread
+    assert thread is not None
+    assert holder.shutdown(timeout=10) is True
+    assert not thread.is_alive()
+    assert connector.cluster.shutdowns == 1  # what the stopped attempt built is closed, not kept
+    assert holder.current() is None
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_shutdown_reports_an_attempt_it_could_not_stop() -> None:
+    connector = BlockingConnector(abortable=False)
+    holder = SessionHolder(connector)
+    holder.start()
+    assert connector.entered.wait(10)
+    thread = holder.state.thread
+    assert thread is not None
+    try:
+        assert holder.shutdown(timeout=0.2) is False  # a user's connector without abort(): it runs on
+    finally:
+        connector.release.set()
+        thread.join(10)
+    assert not thread.is_alive()
+    assert connector.cluster.shutdowns == 1  # and closes what it built when it ends
+    assert holder.current() is None
+
+
+def test_requests_racing_shutdown_never_start_a_thread_after_it() -> None:
+    holder = SessionHolder(refused, backoff=Backoff(initial=60.0, maximum=60.0, jitter=False))
+    go = threading.Barrier(9)
+
+    def request() -> None:
+        go.wait(10)
+        for _ in range(50):
+            holder.get(timeout=0.01)
+
+    requests = [threading.Thread(target=request) for _ in range(8)]
+    for thread in requests:
+        thread.start()
+    go.wait(10)
+    holder.shutdown(timeout=10)
+    for thread in requests:
+        thread.join(10)
+    started = holder.state.thread
+    assert started is None or not started.is_alive()
+    holder.get(timeout=0.01)
+    assert holder.state.thread is started  # nothing new after shutdown returned
+
+
+def test_the_exit_hook_closes_every_holder(monkeypatch: pytest.MonkeyPatch) -> None:
+    holder = SessionHolder(refused, backoff=Backoff(initial=60.0, maximum=60.0, jitter=False))
+    assert holder.get(timeout=10) is None
+    thread = holder.state.thread
+    assert thread is not None
+    monkeypatch.setattr(lifecycle, "all_holders", lambda: [holder])
+    lifecycle._shutdown_at_exit()
+    assert holder.closed
+    assert not thread.is_alive()
+    assert holder.get(timeout=0.01) is None
+    assert holder.state.thread is thread
+
+
+@pytest.fixture
+def black_holed(cql_server: CQLServer) -> Iterator[CQLServer]:
+    cql_server.faults.black_hole()
+    yield cql_server
+    cql_server.faults.clear()
+
+
+@pytest.mark.integration
+def test_shutdown_during_a_black_holed_connect_leaves_no_thread(black_holed: CQLServer) -> None:
+    """The driver would wait connect_timeout (60 s here) for an answer; shutdown() closes its connections."""
+    settings = Settings.resolve(
+        {"contact_points": black_holed.host, "port": black_holed.port, "connect_timeout": 60, "protocol_version": 5},
+        {},
+    )
+    holder = SessionHolder(Connector(cluster_factory(settings)), shutdown_timeout=5)
+    holder.start()
+    black_holed.stats.wait_for("connections_opened", 1, timeout=10, compare=lambda now, wanted: now >= wanted)
+    thread = holder.state.thread
+    assert thread is not None
+    assert holder.shutdown() is True
+    assert not thread.is_alive()
+    assert holder.state.error is None  # stopped, not "failed": nothing to report
+    black_holed.stats.wait_for("connections_open", 0, timeout=10)

@@ -18,6 +18,11 @@ worker's "session ready" log line, the health endpoint (``warmup_ms``) and the `
 The split between the first four comes from timing hooks put on this one Cluster for the duration of
 ``connect()`` and removed afterwards; should a driver version not have those methods, the whole connect is
 reported as one ``connect`` phase instead.
+
+An attempt can be stopped from another thread (:meth:`Connector.abort`, what ``SessionHolder.shutdown()``
+calls): every connection the attempt opened is closed, which fails the driver's waits at once instead of
+after ``connect_timeout``, and it opens no new one. (A TCP connect to a host that drops packets cannot be
+interrupted: that one socket ends after ``connect_timeout``, and is closed then.)
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .errors import SessionUnavailable
 from .fastconnect import fetch_keyspaces, fetch_keyspaces_in_background, keyspaces_used
 from .statements import EMPTY, Statements, prepare_all
 from .warmup import build_replica_maps
@@ -93,20 +100,36 @@ class Connector:
         self.metadata_keyspaces = tuple(metadata_keyspaces)
         self.warm_jitter = warm_jitter
         self._jittered_pid = 0
+        self._attempt: _Attempt | None = None  # the attempt in flight (one per process at a time)
+
+    def abort(self, pid: int) -> None:
+        """Stop process ``pid``'s attempt in flight, if any, from another thread: it raises soon after."""
+        attempt = self._attempt
+        if attempt is not None and attempt.pid == pid:  # never an attempt inherited from a parent process
+            attempt.abort()
 
     def __call__(self, pid: int) -> Connected:
+        attempt = self._attempt = _Attempt(pid)
+        try:
+            return self._connect(pid, attempt)
+        finally:
+            self._attempt = None
+
+    def _connect(self, pid: int, attempt: _Attempt) -> Connected:
         phases: dict[str, float] = {}
         if self.warm_jitter > 0 and self._jittered_pid != pid:  # first attempt of this process only
             self._jittered_pid = pid
             delay = random.uniform(0.0, self.warm_jitter)
-            time.sleep(delay)
+            attempt.stopped.wait(delay)
             phases["jitter"] = delay * 1000.0
+        attempt.check()
         cluster = self.factory()
         if self.schema_metadata != "full":
             cluster.schema_metadata_enabled = False
         try:
-            with _timed_connect(cluster, phases):
+            with attempt.tracking(cluster), _timed_connect(cluster, phases):
                 session = cluster.connect(self.keyspace)
+                attempt.check()
             started = time.perf_counter()
             prepared = prepare_all(session, self.statements)
             if self.statements:
@@ -119,6 +142,7 @@ class Connector:
             started = time.perf_counter()
             if build_replica_maps(cluster, keyspaces_used(self.keyspace, prepared, self.metadata_keyspaces)):
                 phases["routing"] = _ms_since(started)
+            attempt.check()
         except BaseException:
             cluster.shutdown()
             raise
@@ -130,6 +154,68 @@ class Connector:
         if self.schema_metadata in ("full", "none"):
             return []
         return keyspaces_used(self.keyspace, prepared, self.metadata_keyspaces)
+
+
+class _Attempt:
+    """One connect attempt in flight: the connections it opened, and whether it was told to stop."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._connections: list[Any] = []
+
+    def check(self) -> None:
+        if self.stopped.is_set():
+            raise SessionUnavailable("the connect attempt was stopped by shutdown()")
+
+    def abort(self) -> None:
+        with self._lock:
+            self.stopped.set()
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            _fail(connection)
+
+    def _opened(self, connection: Any) -> None:
+        with self._lock:
+            if not self.stopped.is_set():
+                self._connections.append(connection)
+                return
+        _fail(connection)
+
+    @contextlib.contextmanager
+    def tracking(self, cluster: Cluster) -> Iterator[None]:
+        """While connecting, ``cluster`` builds its connections with a subclass of its connection class that
+        reports each one here (and refuses to start once the attempt is stopped); put back afterwards."""
+        base = getattr(cluster, "connection_class", None)
+        if not isinstance(base, type):  # not the driver's Cluster: nothing to track
+            yield
+            return
+        own_class = "connection_class" in vars(cluster)
+        attempt = self
+
+        def __init__(connection: Any, *args: Any, **kwargs: Any) -> None:
+            attempt.check()
+            base.__init__(connection, *args, **kwargs)
+            attempt._opened(connection)
+
+        cluster.connection_class = type(base.__name__, (base,), {"__init__": __init__, "__module__": __name__})
+        try:
+            yield
+        finally:
+            if own_class:
+                cluster.connection_class = base
+            else:
+                del cluster.connection_class
+
+
+def _fail(connection: Any) -> None:
+    """Close a driver connection so that whoever waits on it (its handshake, its requests) fails at once:
+    ``defunct`` sets the error and wakes the handshake's wait, which a plain ``close()`` does not."""
+    from cassandra.connection import ConnectionShutdown
+
+    with contextlib.suppress(Exception):
+        connection.defunct(ConnectionShutdown("the connect attempt was stopped by shutdown()"))
 
 
 def _ms_since(started: float) -> float:

@@ -9,9 +9,10 @@ worker's session is ready, ``503`` (with ``Retry-After``) otherwise::
      "warmup_total_ms": 43.6}
 
 ``state`` is ``ready``, ``connecting``, ``unavailable`` (the last attempt failed: ``last_error`` says why,
-without secrets, and ``retry_in_s`` when the next attempt starts) or ``hosts_down`` (connected, but every
-host is down: the driver reconnects by itself). Asking never connects and never
-waits: a probe must not pile up behind a slow Cassandra.
+without secrets, and ``retry_in_s`` when the next attempt starts), ``hosts_down`` (connected, but every
+host is down: the driver reconnects by itself) or ``closed`` (shut down: the worker is stopping). The body
+is :class:`wsgi_cassandra.holder.Status`. Asking never connects and never waits: a probe must not pile up
+behind a slow Cassandra.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The worker's Cluster and Session: built once per process, never shared across a fork.
+"""The session lifecycle, whole: one worker's Cluster and Session, built once per process, never shared
+across a fork, retried with backoff, watched while every host is down, and shut down within a bound.
 
 Fork safety lives here and nowhere else. The holder remembers the pid that owns its state; a process
 whose pid differs (a forked child) never uses and never shuts down what it inherited -- the driver's
@@ -10,51 +11,175 @@ cause exactly one connect, a warm-up can be bounded by a deadline, and a failed 
 exponential backoff and jitter while requests get a fast "unavailable" instead of a connect timeout::
 
     holder = SessionHolder(Connector(factory, keyspace="shop"))
-    holder.warm(timeout=10)            # in each worker, after the fork (what warmers do)
+    holder.connect(timeout=10)         # in each worker, after the fork (what warmers do)
     session = holder.session()         # anywhere: the ready Session, or SessionUnavailable
+    holder.shutdown()                  # when the worker exits: closed for good, within shutdown_timeout
 
-Around it, one job each: ``state.py`` (one process's state and its status), ``backoff.py`` (retry
-delays), ``hostwatch.py`` (every host down: 503, not 500) and ``shutdown.py`` (bounded, at exit too).
+The parts, in the order a worker meets them:
+
+- :class:`Backoff`: how long the connect loop waits before the next attempt;
+- :class:`ProcessState`: one process's share of the holder (replaced after a fork) and its :class:`Status`;
+- :class:`SessionHolder`: the connect thread, the request-side accessors, :meth:`SessionHolder.shutdown`;
+- :class:`HostWatch`: the driver listener that takes the session away from requests while *every* host
+  is down (a clean 503, not the framework's 500) and gives it back when one returns;
+- bounded shutdown: :func:`close_within` and the exit hook, so that neither a worker's exit nor the
+  interpreter's waits, unbounded, for a black-holed cluster.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import math
 import os
+import random
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal, TypedDict
 
-from .backoff import Backoff
 from .diagnose import describe_error, is_permanent
-from .hostwatch import HostWatch
-from .shutdown import close_within, install_exit_hook
-from .state import ProcessState
+from .errors import SessionUnavailable
 
 if TYPE_CHECKING:
     from cassandra.cluster import Session
 
     from .connect import Connected
-    from .errors import SessionUnavailable
 
-__all__ = ["Backoff", "SessionHolder", "all_holders"]
+__all__ = ["Backoff", "HostWatch", "ProcessState", "SessionHolder", "Status", "all_holders", "close_within"]
 
 log = logging.getLogger(__name__)
 
 _holders: weakref.WeakSet[SessionHolder] = weakref.WeakSet()
 _fork_hook_installed = False
+_exit_hook_installed = False
 
 
 def all_holders() -> list[SessionHolder]:
-    """Every live holder in this process: warmers warm them all after a fork."""
+    """Every live holder in this process: warmers connect them all after a fork."""
     return list(_holders)
+
+
+# --- backoff ---------------------------------------------------------------------------------------------
+
+
+class Backoff:
+    """Delay before retry ``attempt`` (1-based): exponential, capped, with "equal jitter" so that many
+    workers failing together do not retry in lockstep. Permanent errors (bad credentials, missing
+    keyspace) wait the maximum at once: no retry storm against the cluster::
+
+        Backoff(initial=0.5, maximum=30.0).delay(3)  # 1.0 to 2.0 s: 0.5 * 2**2, with jitter
+    """
+
+    def __init__(self, initial: float = 0.5, maximum: float = 30.0, jitter: bool = True) -> None:
+        self.initial, self.maximum, self.jitter = initial, maximum, jitter
+
+    def delay(self, attempt: int, *, permanent: bool = False) -> float:
+        base = self.maximum if permanent else min(self.maximum, self.initial * 2 ** min(attempt - 1, 30))
+        return random.uniform(base / 2, base) if self.jitter else base
+
+
+# --- one process's state, and what it says about itself --------------------------------------------------
+
+#: ``ready``; ``connecting`` (no attempt ended yet); ``unavailable`` (the last attempt failed);
+#: ``hosts_down`` (connected, but every host is down: the driver reconnects); ``closed`` (shut down).
+State = Literal["ready", "connecting", "unavailable", "hosts_down", "closed"]
+
+
+class _StatusKeys(TypedDict):
+    state: State
+    pid: int
+    attempts: int
+
+
+class Status(_StatusKeys, total=False):
+    """The health endpoint's JSON body (:mod:`wsgi_cassandra.health`): never a secret."""
+
+    hosts_up: int  # while connected
+    hosts: int
+    warmup_ms: dict[str, float]  # connect time by phase (see wsgi_cassandra.connect)
+    warmup_total_ms: float
+    last_error: str  # after a failed attempt: why, naming the setting to check
+    retry_in_s: float  # and when the next attempt starts
+
+
+class ProcessState:
+    """The state of one process. After a fork the child makes a new one and leaves the parent's alone.
+
+    The connect thread and :class:`HostWatch` write it; the middleware's fast path reads ``pid`` and
+    ``live`` directly (two attribute loads, no call).
+    """
+
+    __slots__ = (
+        "attempted",
+        "attempts",
+        "connected",
+        "error",
+        "live",
+        "lock",
+        "next_attempt_at",
+        "pid",
+        "stop",
+        "thread",
+    )
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.lock = threading.Lock()
+        self.connected: Connected | None = None  # built in this process (until shutdown)
+        self.live: Connected | None = None  # what requests get: ``connected`` while at least one host is up
+        self.thread: threading.Thread | None = None
+        self.stop = threading.Event()
+        self.attempted = threading.Event()  # set when this process's first attempt has ended, either way
+        self.attempts = 0
+        self.error: str | None = None
+        self.next_attempt_at = 0.0
+
+    def unavailable(self) -> SessionUnavailable:
+        """The error describing why there is no session now, with a ``Retry-After`` hint."""
+        if self.connected is not None and self.live is None:
+            hosts = len(self.connected.cluster.metadata.all_hosts())
+            return SessionUnavailable(
+                f"all {hosts} Cassandra host(s) are down; the driver is reconnecting in the background",
+                retry_after=2,
+            )
+        if self.error is None:
+            return SessionUnavailable("the Cassandra session is still connecting", retry_after=1)
+        wait = max(1, math.ceil(self.next_attempt_at - time.monotonic()))
+        return SessionUnavailable(f"Cassandra is unavailable: {self.error}", retry_after=wait)
+
+    def status(self) -> Status:
+        """A small, secret-free summary for health checks and logs."""
+        connected = self.connected
+        state: State
+        if self.live is not None:
+            state = "ready"
+        elif connected is not None:
+            state = "hosts_down"
+        else:
+            state = "unavailable" if self.error else "connecting"
+        status: Status = {"state": state, "pid": self.pid, "attempts": self.attempts}
+        if connected is not None:
+            hosts = connected.cluster.metadata.all_hosts()
+            status["hosts_up"] = sum(1 for host in hosts if host.is_up)
+            status["hosts"] = len(hosts)
+            status["warmup_ms"] = {name: round(ms, 1) for name, ms in connected.phases.items()}
+            status["warmup_total_ms"] = round(connected.total_ms, 1)
+        if self.error is not None:
+            status["last_error"] = self.error
+            status["retry_in_s"] = round(max(0.0, self.next_attempt_at - time.monotonic()), 1)
+        return status
+
+
+# --- the holder ------------------------------------------------------------------------------------------
 
 
 class SessionHolder:
     """Owns one process's Cluster and Session; see the module docstring.
 
     ``connector(pid)`` makes one connect attempt and returns a :class:`~wsgi_cassandra.connect.Connected`.
+    A connector with an ``abort(pid)`` method (:class:`~wsgi_cassandra.connect.Connector` has one) lets
+    :meth:`shutdown` stop an attempt in flight.
     """
 
     def __init__(
@@ -71,15 +196,15 @@ class SessionHolder:
         self.shutdown_timeout = shutdown_timeout
         self._backoff = backoff or Backoff()
         self._describe = describe
-        # This process's state. The middleware's fast path reads ``state.pid`` and ``state.live`` directly
-        # (two attribute loads, no call); everything else goes through the methods below.
         self.state = ProcessState(os.getpid())
         self._adopt_lock = threading.Lock()
-        self.closed = False  # shut down on purpose: warmers leave it alone (a request may still reconnect)
+        # Shut down on purpose, for good: no request, warmer or exit handler starts a connect thread again,
+        # in this process or in a forked child (which inherits the flag). Written under ``state.lock``.
+        self.closed = False
         _holders.add(self)
         _install_fork_hook()
 
-    # --- the request path: a pid check and an attribute read -------------------------------------------
+    # --- the request side: a pid check and an attribute read -------------------------------------------
 
     def current(self) -> Connected | None:
         """The ready connection of *this* process, or ``None``. Never blocks, never connects."""
@@ -91,7 +216,8 @@ class SessionHolder:
     def get(self, timeout: float | None = None) -> Connected | None:
         """The ready connection; if there is none, start connecting and wait for this process's *first*
         attempt (at most ``timeout``, default ``warm_timeout``). After a failed attempt it returns
-        ``None`` at once: retries go on in the background and callers answer "unavailable" fast."""
+        ``None`` at once: retries go on in the background and callers answer "unavailable" fast.
+        A closed holder returns ``None`` at once and starts nothing."""
         proc = self.state
         if proc.pid != os.getpid():
             proc = self._adopt()
@@ -99,28 +225,25 @@ class SessionHolder:
             return proc.live
         if proc.connected is not None:
             return None  # connected, but every host is down: the driver reconnects, callers answer fast
-        self._start(proc)
+        if not self._start(proc):
+            return None  # closed
         if not proc.attempted.is_set():
             proc.attempted.wait(self.warm_timeout if timeout is None else timeout)
         return proc.live
 
-    def warm(self, timeout: float | None = None) -> bool:
+    def connect(self, timeout: float | None = None) -> bool:
         """Start connecting now and wait (bounded) for the first attempt; ``True`` when ready.
 
-        What warmers call; like :meth:`start`, it leaves a holder that was shut down alone.
+        What warmers call in each worker; a closed holder stays closed (``False``).
         """
-        if self.closed:
-            return False
         return self.get(timeout) is not None
 
-    def start(self) -> None:
-        """Start connecting in the background without waiting (what the ``fork`` warmer does).
+    def warm(self, timeout: float | None = None) -> bool:
+        """The former name of :meth:`connect` (kept for callers of 0.1)."""
+        return self.connect(timeout)
 
-        Does nothing for a holder that was :meth:`shutdown` -- also in a forked child, which inherits the
-        flag: an app object its parent closed must not come back to life and retry in the background.
-        """
-        if self.closed:
-            return
+    def start(self) -> None:
+        """Start connecting in the background without waiting (what the ``fork`` warmer does)."""
         proc = self.state if self.state.pid == os.getpid() else self._adopt()
         self._start(proc)
 
@@ -133,40 +256,69 @@ class SessionHolder:
 
     def unavailable(self) -> SessionUnavailable:
         """The error describing why there is no session now, with a ``Retry-After`` hint."""
+        if self.closed:
+            return SessionUnavailable("the Cassandra session was shut down (the worker is stopping)", retry_after=1)
         return self.state.unavailable()
 
-    def status(self) -> dict[str, Any]:
-        """A small, secret-free summary for health checks and logs."""
+    def status(self) -> Status:
+        """A small, secret-free summary for health checks and logs (see :class:`Status`)."""
         proc = self.state if self.state.pid == os.getpid() else self._adopt()
-        return proc.status()
+        status = proc.status()
+        if self.closed:
+            status["state"] = "closed"
+        return status
 
-    # --- lifecycle ---------------------------------------------------------------------------------------
+    # --- shutdown ----------------------------------------------------------------------------------------
 
     def shutdown(self, timeout: float | None = None) -> bool:
-        """Close this process's Cluster within ``timeout`` (default ``shutdown_timeout``).
+        """Close this process's Cluster, for good, within ``timeout`` (default ``shutdown_timeout``).
 
-        Stops any retry loop first. Returns ``False`` if the driver did not finish in time (for example
-        a black-holed node); the worker can exit anyway, the driver's threads are daemons. Inherited
-        objects of a parent process are never touched. A later request may connect again.
+        What it guarantees, whatever state the holder is in:
+
+        - from the moment it is called, requests get ``None`` / :class:`SessionUnavailable` (a 503 from
+          the middleware), and no request, warmer, forked child or exit handler starts a connect thread;
+        - an attempt in flight is stopped: its connections are closed (with :class:`Connector`), the
+          connect thread ends and shuts down what it built; a retry loop waiting for its next attempt
+          ends at once;
+        - it returns within the bound: ``True`` when the connect thread has ended and the Cluster is
+          closed, ``False`` when either was still busy at the deadline (a black-holed node: the driver's
+          threads are daemons and the worker can exit anyway);
+        - objects inherited from a parent process are never touched.
         """
-        self.closed = True
+        bound = self.shutdown_timeout if timeout is None else timeout
+        deadline = time.monotonic() + bound
         proc = self.state
         if proc.pid != os.getpid():
+            self.closed = True
             self._adopt()
             return True
         with proc.lock:  # against the connect thread storing what it just built (see _run)
+            self.closed = True
             proc.stop.set()
-            connected = proc.connected
-        self.state = ProcessState(proc.pid)
+            connected, thread = proc.connected, proc.thread
+            proc.connected = proc.live = None
+        stopped = self._stop_attempt(proc, thread, deadline)
         if connected is None:
-            return True
-        bound = self.shutdown_timeout if timeout is None else timeout
-        if not close_within(connected.cluster, bound):
+            return stopped
+        if not close_within(connected.cluster, max(0.0, deadline - time.monotonic())):
             log.warning(
                 "pid %d: Cassandra cluster shutdown did not finish within %.1f s; exiting anyway", proc.pid, bound
             )
             return False
         log.debug("pid %d: Cassandra cluster shut down", proc.pid)
+        return stopped
+
+    def _stop_attempt(self, proc: ProcessState, thread: threading.Thread | None, deadline: float) -> bool:
+        """Make the connect thread end before ``deadline``: abort the attempt in flight, then wait."""
+        if thread is None or thread is threading.current_thread() or not thread.is_alive():
+            return True
+        abort = getattr(self._connector, "abort", None)
+        if callable(abort):
+            abort(proc.pid)
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            log.warning("pid %d: a Cassandra connect attempt was still running at the shutdown deadline", proc.pid)
+            return False
         return True
 
     # --- internals ---------------------------------------------------------------------------------------
@@ -182,42 +334,30 @@ class SessionHolder:
                 self.state = proc
             return proc
 
-    def _start(self, proc: ProcessState) -> None:
+    def _start(self, proc: ProcessState) -> bool:
+        """Start this process's connect thread unless there is one; ``False`` when the holder is closed."""
         if proc.thread is not None:
-            return
+            return True
+        _install_exit_hook()
         with proc.lock:
+            if self.closed:  # read under the lock that shutdown() writes it under: no thread after it
+                return False
             if proc.thread is None:
                 thread = threading.Thread(
                     target=self._run, args=(proc,), name=f"wsgi-cassandra-connect-{proc.pid}", daemon=True
                 )
                 thread.start()
                 proc.thread = thread
+        return True
 
     def _run(self, proc: ProcessState) -> None:
-        install_exit_hook(all_holders)
         while not proc.stop.is_set():
             proc.attempts += 1
             started = time.perf_counter()
             try:
                 connected = self._connector(proc.pid)
             except Exception as exc:
-                try:
-                    permanent, error = is_permanent(exc), self._describe(exc)
-                except Exception:  # describing must never kill the retry loop (waiters would hang)
-                    permanent, error = False, type(exc).__name__
-                delay = self._backoff.delay(proc.attempts, permanent=permanent)
-                proc.error = error
-                proc.next_attempt_at = time.monotonic() + delay
-                log.warning(
-                    "pid %d: Cassandra connect attempt %d failed after %.0f ms: %s; retrying in %.1f s",
-                    proc.pid,
-                    proc.attempts,
-                    (time.perf_counter() - started) * 1000.0,
-                    proc.error,
-                    delay,
-                )
-                proc.attempted.set()  # after the log line: whoever waited may read the log next
-                proc.stop.wait(delay)
+                self._failed(proc, exc, started)
                 continue
             with proc.lock:  # checked and stored at once, or a shutdown in between would never close it
                 stopped = proc.stop.is_set()
@@ -225,6 +365,7 @@ class SessionHolder:
                     proc.connected = proc.live = connected
             if stopped:  # shut down while we were connecting: do not keep what we built
                 connected.cluster.shutdown()
+                proc.attempted.set()
                 return
             proc.error = None
             connected.cluster.register_listener(HostWatch(proc, connected))
@@ -238,6 +379,152 @@ class SessionHolder:
             )
             proc.attempted.set()
             return
+        proc.attempted.set()
+
+    def _failed(self, proc: ProcessState, exc: Exception, started: float) -> None:
+        """One attempt failed: record why, log it, wake the waiters, and wait for the next (or the stop)."""
+        if proc.stop.is_set():
+            log.debug("pid %d: Cassandra connect attempt stopped by shutdown (%s)", proc.pid, type(exc).__name__)
+            proc.attempted.set()
+            return
+        try:
+            permanent, error = is_permanent(exc), self._describe(exc)
+        except Exception:  # describing must never kill the retry loop (waiters would hang)
+            permanent, error = False, type(exc).__name__
+        delay = self._backoff.delay(proc.attempts, permanent=permanent)
+        proc.error = error
+        proc.next_attempt_at = time.monotonic() + delay
+        log.warning(
+            "pid %d: Cassandra connect attempt %d failed after %.0f ms: %s; retrying in %.1f s",
+            proc.pid,
+            proc.attempts,
+            (time.perf_counter() - started) * 1000.0,
+            error,
+            delay,
+        )
+        proc.attempted.set()  # after the log line: whoever waited may read the log next
+        proc.stop.wait(delay)
+
+
+# --- every host down: a 503, not a 500 -------------------------------------------------------------------
+
+
+class HostWatch:
+    """A driver ``HostStateListener`` that sets ``state.live`` to the session while any host is up, else
+    ``None``; the holder registers one per connected Cluster.
+
+    The driver raises ``NoHostAvailable`` at once while every host is down, but frameworks turn it into a
+    500; with no live session the middleware answers a clean 503 instead, until the driver's own
+    reconnection brings a host back up and ``on_up`` makes the session live again -- no worker restart.
+    """
+
+    def __init__(self, proc: ProcessState, connected: Connected) -> None:
+        self.state, self._connected = proc, connected
+        # The driver calls listeners from several threads: one host going down while another comes up
+        # must not interleave a stale "none up" read with the write of the other's "live".
+        self._lock = threading.Lock()
+
+    def _refresh(self, changed: Any, up: bool) -> None:
+        with self._lock:
+            hosts = self._connected.cluster.metadata.all_hosts()
+            any_up = up or any(host.is_up for host in hosts if host is not changed)
+            if self.state.connected is not self._connected:
+                return  # shut down or replaced meanwhile
+            was_live = self.state.live is not None
+            self.state.live = self._connected if any_up else None
+        if was_live and not any_up:
+            log.warning(
+                "pid %d: all %d Cassandra host(s) are down; answering 503 until one is back", self.state.pid, len(hosts)
+            )
+        elif any_up and not was_live:
+            log.info("pid %d: Cassandra host %s is back up; serving again", self.state.pid, changed)
+
+    def on_up(self, host: Any) -> None:
+        self._refresh(host, True)
+
+    def on_down(self, host: Any) -> None:
+        self._refresh(host, False)
+
+    def on_add(self, host: Any) -> None:
+        """New hosts come up through ``on_up``."""
+
+    def on_remove(self, host: Any) -> None:
+        self._refresh(host, False)
+
+
+# --- bounded shutdown, also at interpreter exit ----------------------------------------------------------
+#
+# The driver's own exit handler calls ``Cluster.shutdown()`` without a bound, and that waits for a connect
+# still in progress (it holds the cluster's lock for up to ``connect_timeout`` per contact point: 15 s against
+# three black-holed nodes). Our handler runs first, closes what it can in time and takes whatever is still
+# busy out of the driver's list; the driver's threads are daemons and die with us.
+
+
+def close_within(cluster: Any, timeout: float) -> bool:
+    """``cluster.shutdown()`` in a daemon thread, waiting at most ``timeout``; ``False`` if it did not finish,
+    and then the driver forgets the cluster (it would wait for it, unbounded, at exit)."""
+    closer = threading.Thread(target=cluster.shutdown, name="wsgi-cassandra-shutdown", daemon=True)
+    closer.start()
+    closer.join(timeout)
+    if closer.is_alive():
+        _forget_in_driver(cluster)
+        return False
+    return True
+
+
+def _install_exit_hook() -> None:
+    """Register the bounded shutdown of every holder once per process tree, *after* the driver registered
+    its own: ``atexit`` runs handlers last-in first-out, so ours runs before the driver's."""
+    global _exit_hook_installed
+    if _exit_hook_installed:
+        return
+    import cassandra.cluster  # noqa: F401 - the driver registers its exit handler on import
+
+    atexit.register(_shutdown_at_exit)
+    _exit_hook_installed = True
+
+
+def _shutdown_at_exit() -> None:
+    """At interpreter exit: close every holder (no connect thread starts after this), this process's
+    clusters within their ``shutdown_timeout``."""
+    pid = os.getpid()
+    holders = all_holders()
+    mine = [holder for holder in holders if holder.state.pid == pid]
+    deadline = time.monotonic() + max((holder.shutdown_timeout for holder in mine), default=0.0)
+    for holder in holders:
+        holder.shutdown(max(0.05, deadline - time.monotonic()))
+    _forget_busy_clusters()
+
+
+def _forget_in_driver(cluster: Any) -> None:
+    """Take ``cluster`` out of the set the driver shuts down, unbounded, at exit (a private driver detail)."""
+    try:
+        from cassandra import cluster as driver
+    except ImportError:  # pragma: no cover - the driver is a dependency
+        return
+    registered = getattr(driver, "_clusters_for_shutdown", None)
+    if isinstance(registered, set):
+        registered.discard(cluster)
+
+
+def _forget_busy_clusters() -> None:
+    """Forget clusters whose lock another thread holds: a ``connect()`` in progress (or a shutdown stuck)."""
+    try:
+        from cassandra import cluster as driver
+    except ImportError:  # pragma: no cover
+        return
+    for cluster in list(getattr(driver, "_clusters_for_shutdown", ())):
+        lock = getattr(cluster, "_lock", None)
+        if lock is None:
+            continue
+        if lock.acquire(blocking=False):
+            lock.release()
+        else:
+            _forget_in_driver(cluster)
+            log.debug("pid %d: not waiting at exit for a Cassandra connect still in progress", os.getpid())
+
+
+# --- fork ------------------------------------------------------------------------------------------------
 
 
 def _after_fork_in_child() -> None:
