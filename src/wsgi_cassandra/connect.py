@@ -194,12 +194,14 @@ class _Attempt:
         own_class = "connection_class" in vars(cluster)
         attempt = self
 
-        def __init__(connection: Any, *args: Any, **kwargs: Any) -> None:
-            attempt.check()
-            base.__init__(connection, *args, **kwargs)
-            attempt._opened(connection)
+        class Tracked(base):  # type: ignore[misc, valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                attempt.check()
+                super().__init__(*args, **kwargs)
+                attempt._opened(self)
 
-        cluster.connection_class = type(base.__name__, (base,), {"__init__": __init__, "__module__": __name__})
+        Tracked.__name__ = Tracked.__qualname__ = base.__name__
+        cluster.connection_class = Tracked
         try:
             yield
         finally:
