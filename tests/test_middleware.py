@@ -251,3 +251,40 @@ def test_on_unavailable_app_lets_the_app_handle_it() -> None:
         assert body.startswith(b"degraded: retry in")
     finally:
         middleware.shutdown(timeout=5)
+
+
+def test_a_request_that_connects_is_served_without_reentering_the_middleware(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first request connects and is served in the same call: the health check and pid check run once."""
+    from wsgi_cassandra.connect import Connected
+    from wsgi_cassandra.holder import SessionHolder
+
+    class Cluster:
+        def register_listener(self, listener: Any) -> None:
+            pass
+
+        def shutdown(self) -> None:
+            pass
+
+    session = object()
+    middleware = CassandraMiddleware(
+        lambda environ, start_response: [repr(environ["cassandra.session"] is session).encode()],
+        warmer="lazy",
+        health_path="/healthz",
+        environ={},
+    )
+    middleware.holder = SessionHolder(lambda pid: Connected(cluster=Cluster(), session=session, pid=pid))  # type: ignore[arg-type]
+    calls: list[str] = []
+    original = CassandraMiddleware.__call__
+
+    def counting(self: CassandraMiddleware, environ: Any, start_response: Any) -> Any:
+        calls.append(environ["PATH_INFO"])
+        return original(self, environ, start_response)
+
+    monkeypatch.setattr(CassandraMiddleware, "__call__", counting)
+    try:
+        assert b"".join(middleware({"PATH_INFO": "/item"}, lambda *args: None)) == b"True"
+        assert calls == ["/item"]
+    finally:
+        middleware.shutdown()

@@ -11,7 +11,7 @@
 
 The session is built once per worker process, after the fork, at the moment the warmer chooses (see
 :mod:`wsgi_cassandra.warmers`), and never shared across a fork (see :mod:`wsgi_cassandra.holder`). The
-request path is flat: look up the ready session, set two environ keys, call the app; the response is
+request path is flat: look up the ready session, set three environ keys, call the app; the response is
 not wrapped. While no session is ready, routes that use it get a fast ``503`` (see
 :mod:`wsgi_cassandra.unavailable`).
 """
@@ -28,7 +28,7 @@ from .driver import cluster_factory as settings_cluster_factory
 from .errors import ConfigurationError
 from .health import health_response
 from .holder import Backoff, SessionHolder
-from .statements import UnavailableStatements, as_statements
+from .statements import as_statements
 from .unavailable import no_host_error, respond_503_after_error, serve_unavailable
 from .warmers import Warmer, get_warmer
 
@@ -146,7 +146,19 @@ class CassandraMiddleware:
         state = self.holder.state
         live = state.live
         if live is None or state.pid != getpid():
-            return self._not_ready(environ, start_response)
+            # Not ready in this process (first request, forked child, outage, shut down): connect or fail fast.
+            live = self.holder.get()
+            if live is None:
+                return serve_unavailable(
+                    self._app,
+                    environ,
+                    start_response,
+                    self.holder.unavailable(),
+                    session_key=self._key,
+                    cluster_key=self._cluster_key,
+                    statements_key=self._statements_key,
+                    convert=self._convert,
+                )
         environ[self._key] = live.session
         environ[self._cluster_key] = live.cluster
         environ[self._statements_key] = live.statements
@@ -157,22 +169,6 @@ class CassandraMiddleware:
             if no_host is None:
                 raise
             return respond_503_after_error(start_response, no_host, sys.exc_info())
-
-    def _not_ready(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """No ready session in this process yet (first request, forked child, outage): connect or fail fast."""
-        if self.holder.get() is not None:
-            return self(environ, start_response)  # ready now: serve through the fast path
-        error = self.holder.unavailable()
-        environ[self._statements_key] = UnavailableStatements(error, environ)
-        return serve_unavailable(
-            self._app,
-            environ,
-            start_response,
-            error,
-            session_key=self._key,
-            cluster_key=self._cluster_key,
-            convert=self._convert,
-        )
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Close this worker's Cluster, bounded by ``shutdown_timeout`` (see ``SessionHolder.shutdown``)."""

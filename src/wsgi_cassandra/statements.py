@@ -32,16 +32,15 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .diagnose import describe_error
-from .errors import ConfigurationError, SessionUnavailable, WsgiCassandraError
+from .errors import ConfigurationError, WsgiCassandraError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-    from _typeshed.wsgi import WSGIEnvironment
     from cassandra.cluster import Session
     from cassandra.query import PreparedStatement
 
-__all__ = ["StatementError", "Statements", "UnavailableStatements", "prepare_all"]
+__all__ = ["StatementError", "Statements", "as_statements", "prepare_all"]
 
 log = logging.getLogger(__name__)
 
@@ -144,25 +143,3 @@ def _prepare(session: Session, cql: str) -> PreparedStatement | Exception:
     except Exception as exc:  # reported with its statement's name by prepare_all
         return exc
     return prepared
-
-
-class UnavailableStatements:
-    """Stands in for the prepared statements while no session is ready: looking one up raises
-    :class:`~wsgi_cassandra.errors.SessionUnavailable`, which the middleware answers with a 503."""
-
-    __slots__ = ("_environ", "_error")
-
-    def __init__(self, error: SessionUnavailable, environ: WSGIEnvironment) -> None:
-        self._error, self._environ = error, environ
-
-    def __getitem__(self, name: str) -> PreparedStatement:
-        from .unavailable import UNAVAILABLE_USED
-
-        self._environ[UNAVAILABLE_USED] = self._error
-        raise self._error
-
-    def get(self, name: str, default: Any = None) -> PreparedStatement:
-        return self[name]
-
-    def __bool__(self) -> bool:
-        return False

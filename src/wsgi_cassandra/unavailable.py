@@ -1,11 +1,14 @@
-"""What a request sees while its worker has no session: a stand-in that fails fast, and a clean 503.
+"""Everything a request sees while its worker has no session: stand-ins that fail fast, and a clean 503.
 
-Instead of waiting a connect timeout on every request during an outage, the middleware puts an
-:class:`UnavailableSession` in the environ. Routes that never touch Cassandra work as usual; the first
-use of the stand-in raises :class:`~wsgi_cassandra.errors.SessionUnavailable`. The middleware turns that
-into ``503 Service Unavailable`` with ``Retry-After`` -- also when a framework caught the exception and
-answered 500 itself, which is why this (slow, rare) path captures ``start_response``. The ready path
-never comes here and is not wrapped.
+Instead of waiting a connect timeout on every request during an outage, the middleware calls
+:func:`serve_unavailable`, which puts stand-ins in the environ: an :class:`UnavailableSession` for the
+session, an :class:`UnavailableStatements` for the prepared statements, ``None`` for the cluster. Routes
+that never touch Cassandra work as usual; the first use of a stand-in raises
+:class:`~wsgi_cassandra.errors.SessionUnavailable`, and the answer is ``503 Service Unavailable`` with
+``Retry-After`` -- also when a framework caught the exception and answered 500 itself, which is why this
+(slow, rare) path holds ``start_response`` back until the app's status is known. The ready path never
+comes here and is not wrapped; its one exception handler (:func:`no_host_error`,
+:func:`respond_503_after_error`) lives here too, for the moment an outage begins mid-request.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from cassandra.query import PreparedStatement
 
     _ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
 
 __all__ = [
     "UNAVAILABLE_USED",
     "UnavailableSession",
+    "UnavailableStatements",
     "no_host_error",
     "respond_503",
     "respond_503_after_error",
@@ -52,6 +57,28 @@ class UnavailableSession:
 
     def __repr__(self) -> str:
         return f"<UnavailableSession: {self._error.reason}>"
+
+
+class UnavailableStatements:
+    """Stands in for the prepared statements while no session is ready: looking one up raises."""
+
+    __slots__ = ("_environ", "_error")
+
+    def __init__(self, error: SessionUnavailable, environ: WSGIEnvironment) -> None:
+        self._error, self._environ = error, environ
+
+    def __getitem__(self, name: str) -> PreparedStatement:
+        self._environ[UNAVAILABLE_USED] = self._error
+        raise self._error
+
+    def get(self, name: str, default: Any = None) -> PreparedStatement:
+        return self[name]
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<UnavailableStatements: {self._error.reason}>"
 
 
 def respond_503(start_response: StartResponse, error: SessionUnavailable, exc_info: Any = None) -> list[bytes]:
@@ -103,34 +130,20 @@ def serve_unavailable(
     *,
     session_key: str,
     cluster_key: str,
+    statements_key: str,
     convert: bool,
 ) -> Iterable[bytes]:
-    """Call ``app`` with the stand-in; with ``convert``, answer 503 if the app failed because of it."""
+    """Call ``app`` with the stand-ins; with ``convert``, answer 503 if the app failed because of them."""
     environ[session_key] = UnavailableSession(error, environ)
     environ[cluster_key] = None
+    environ[statements_key] = UnavailableStatements(error, environ)
     if not convert:
         return app(environ, start_response)
-    captured: list[Any] = []
-
-    def capture(
-        status: str, headers: list[tuple[str, str]], exc_info: _ExcInfo | None = None
-    ) -> Callable[[bytes], object]:
-        if captured and exc_info is None:
-            raise AssertionError("start_response called twice without exc_info")
-        captured[:] = [status, headers, exc_info]
-
-        def write(data: bytes) -> object:  # the legacy write(): commit to the app's response now
-            if not sent:
-                sent.append(start_response(status, headers, exc_info))
-            return sent[0](data)
-
-        return write
-
-    sent: list[Callable[[bytes], object]] = []
+    deferred = _DeferredStart(start_response)
     try:
-        body = app(environ, capture)
+        body = app(environ, deferred)
     except SessionUnavailable as exc:
-        if sent:  # write() already sent a status: no second start_response, the server aborts the response
+        if deferred.sent:  # write() already sent a status: no second start_response, the server aborts
             raise
         return respond_503(start_response, exc)
     try:
@@ -138,16 +151,52 @@ def serve_unavailable(
         first = _first_chunk(chunks)
     except BaseException as exc:  # the server never sees this body, so closing it is ours to do
         _close(body)
-        if sent or not isinstance(exc, SessionUnavailable):
+        if deferred.sent or not isinstance(exc, SessionUnavailable):
             raise
         return respond_503(start_response, exc)
     used = environ.get(UNAVAILABLE_USED)
-    if isinstance(used, SessionUnavailable) and not sent and captured and str(captured[0]).startswith("5"):
+    if isinstance(used, SessionUnavailable) and not deferred.sent and deferred.status.startswith("5"):
         _close(body)
         return respond_503(start_response, used)
-    if not sent:
-        start_response(*captured)
+    deferred.send()
     return _Replay(first, chunks, body)
+
+
+class _DeferredStart:
+    """The ``start_response`` the app gets on this path: it records the status and headers, and passes
+    them on only once we know the answer is the app's (:meth:`send`), or when the app calls the legacy
+    ``write()``, which commits to its response at once."""
+
+    __slots__ = ("_start_response", "_write", "exc_info", "headers", "status")
+
+    def __init__(self, start_response: StartResponse) -> None:
+        self._start_response = start_response
+        self._write: Callable[[bytes], object] | None = None
+        self.status = ""
+        self.headers: list[tuple[str, str]] = []
+        self.exc_info: _ExcInfo | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self._write is not None
+
+    def __call__(
+        self, status: str, headers: list[tuple[str, str]], exc_info: _ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        if self.status and exc_info is None:
+            raise AssertionError("start_response called twice without exc_info")
+        self.status, self.headers, self.exc_info = status, headers, exc_info
+        return self.write
+
+    def write(self, data: bytes) -> object:
+        if self._write is None:
+            self._write = self._start_response(self.status, self.headers, self.exc_info)
+        return self._write(data)
+
+    def send(self) -> None:
+        """Pass the app's status on, unless ``write()`` already did (or the app never called us)."""
+        if self._write is None and self.status:
+            self._start_response(self.status, self.headers, self.exc_info)
 
 
 def _first_chunk(chunks: Iterator[bytes]) -> list[bytes]:
