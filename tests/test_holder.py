@@ -15,7 +15,7 @@ from wsgi_cassandra import holder as lifecycle
 from wsgi_cassandra.config import Settings
 from wsgi_cassandra.connect import Connected, Connector
 from wsgi_cassandra.driver import cluster_factory
-from wsgi_cassandra.errors import SessionUnavailable
+from wsgi_cassandra.exceptions import SessionUnavailable
 from wsgi_cassandra.holder import Backoff, HostWatch, ProcessState, SessionHolder
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from wsgi_cassandra import CassandraMiddleware, ConfigurationError
-from wsgi_cassandra.statements import StatementError, Statements, as_statements
+from wsgi_cassandra.prepare import StatementError, StatementRegistry, as_statements
 
 if TYPE_CHECKING:
     from tests.support.target import Target
@@ -41,7 +41,7 @@ def call(app: Any) -> tuple[str, bytes]:
 
 
 def test_registry_keeps_declaration_order_and_returns_names() -> None:
-    statements = Statements({"b": "SELECT 1 FROM t"})
+    statements = StatementRegistry({"b": "SELECT 1 FROM t"})
     assert statements.add("a", "SELECT 2 FROM t") == "a"
     statements.add("a", "SELECT 2 FROM t")  # same text again: harmless
     assert list(statements) == ["b", "a"]
@@ -59,11 +59,11 @@ def test_registry_keeps_declaration_order_and_returns_names() -> None:
 )
 def test_registry_rejects_bad_declarations(name: str, cql: Any, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        Statements().add(name, cql)
+        StatementRegistry().add(name, cql)
 
 
 def test_registry_rejects_a_name_declared_twice_differently() -> None:
-    statements = Statements({"a": "SELECT 1 FROM t"})
+    statements = StatementRegistry({"a": "SELECT 1 FROM t"})
     with pytest.raises(ConfigurationError, match="'a' is already declared"):
         statements.add("a", "SELECT 2 FROM t")
 
@@ -74,7 +74,7 @@ def test_statements_argument_must_be_a_mapping() -> None:
 
 
 def test_registry_is_used_as_is() -> None:
-    statements = Statements()
+    statements = StatementRegistry()
     assert as_statements(statements) is statements
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from wsgi_cassandra.errors import SessionUnavailable
+from wsgi_cassandra.exceptions import SessionUnavailable
 from wsgi_cassandra.unavailable import serve_unavailable
 
 Environ = dict[str, Any]

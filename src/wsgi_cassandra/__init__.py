@@ -10,15 +10,18 @@ Importing this package starts no thread, opens no socket and imports neither ``u
 
 from __future__ import annotations
 
-from .errors import ConfigurationError, SessionUnavailable, WarmerUnavailable, WsgiCassandraError
+from .exceptions import ConfigurationError, SessionUnavailable, WarmerUnavailable, WsgiCassandraError
 from .holder import SessionHolder
 from .middleware import CassandraMiddleware
+from .prepare import StatementError, StatementRegistry
 
 __all__ = [
     "CassandraMiddleware",
     "ConfigurationError",
     "SessionHolder",
     "SessionUnavailable",
+    "StatementError",
+    "StatementRegistry",
     "WarmerUnavailable",
     "WsgiCassandraError",
 ]

@@ -19,7 +19,7 @@ import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import Settings, options
-from .errors import ConfigurationError, WarmerUnavailable
+from .exceptions import ConfigurationError
 from .secret import Secret
 
 if TYPE_CHECKING:
@@ -99,35 +99,15 @@ def describe_settings(settings: Settings, environ: Mapping[str, str]) -> list[tu
 
 
 def describe_warmer(name: str) -> str:
-    """What the configured warmer does in this process; ``auto`` says which hooks it would use here."""
+    """What the configured warmer does in this process; ``auto`` says which it would choose here. Asks each
+    warmer (``available()``) without installing any: no hooks, no global state."""
     from .warmers import get_warmer
+    from .warmers.auto import AutoWarmer
 
     warmer = get_warmer(name)  # unknown names raise ConfigurationError
-    if warmer.name != "auto":
+    if not isinstance(warmer, AutoWarmer):
         return f"{warmer.name} (WSGI_CASSANDRA_WARMER)"
-    from .warmers.auto import CANDIDATES
-
-    usable = []
-    for candidate in CANDIDATES:
-        try:
-            _probe(candidate)
-        except WarmerUnavailable:
-            continue
-        usable.append(candidate)
-        if candidate != "fork":
-            break
-    return f"auto -> {' + '.join([*usable, 'lazy'])} in this process (in a worker it picks that server's hooks)"
-
-
-def _probe(candidate: str) -> None:
-    """Install ``candidate`` on a holder that is never used: raises WarmerUnavailable when it cannot work."""
-    from .holder import SessionHolder
-    from .warmers import get_warmer
-
-    def never(pid: int) -> Connected:
-        raise WarmerUnavailable("the check's probe holder never connects")
-
-    get_warmer(candidate).install(SessionHolder(never))
+    return f"auto -> {' + '.join(warmer.plan())} in this process (in a worker it picks that server's hooks)"
 
 
 def datacenters(settings: Settings) -> list[str]:

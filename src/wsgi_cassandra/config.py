@@ -25,7 +25,7 @@ from dataclasses import Field, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Callable, Literal, get_args
 
 from . import convert as c
-from .errors import ConfigurationError
+from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

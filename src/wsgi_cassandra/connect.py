@@ -11,9 +11,9 @@ worker's "session ready" log line, the health endpoint (``warmup_ms``) and the `
 - ``schema``: the full schema download (driver default), or just the app's keyspaces
   (``schema_metadata="keyspaces"``), or nearly nothing (``background``/``none``);
 - ``pools``: the connection pool(s) of the session, ``USE <keyspace>`` on each connection;
-- ``prepare``: the declared statements (see :mod:`wsgi_cassandra.statements`);
+- ``prepare``: the declared statements (see :mod:`wsgi_cassandra.prepare`);
 - ``routing``: the token -> replicas maps of the app's keyspaces, which the driver would otherwise build on
-  the first request routed to each (see :mod:`wsgi_cassandra.warmup`); only when there are any.
+  the first request routed to each (see :mod:`wsgi_cassandra.replica_maps`); only when there are any.
 
 The split between the first four comes from timing hooks put on this one Cluster for the duration of
 ``connect()`` and removed afterwards; should a driver version not have those methods, the whole connect is
@@ -35,10 +35,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import SessionUnavailable
+from .exceptions import SessionUnavailable
 from .fastconnect import fetch_keyspaces, fetch_keyspaces_in_background, keyspaces_used
-from .statements import EMPTY, Statements, prepare_all
-from .warmup import build_replica_maps
+from .prepare import EMPTY, StatementRegistry, prepare_all
+from .replica_maps import build_replica_maps
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from cassandra.cluster import Cluster, Session
     from cassandra.query import PreparedStatement
 
+    from .config import SchemaMetadata
     from .driver import ClusterFactory
 
 __all__ = ["Connected", "Connector"]
@@ -88,14 +89,14 @@ class Connector:
         factory: ClusterFactory,
         *,
         keyspace: str | None = None,
-        statements: Statements | None = None,
-        schema_metadata: str = "full",
+        statements: StatementRegistry | None = None,
+        schema_metadata: SchemaMetadata = "full",
         metadata_keyspaces: Iterable[str] = (),
         warm_jitter: float = 0.0,
     ) -> None:
         self.factory = factory
         self.keyspace = keyspace
-        self.statements = statements if statements is not None else Statements()
+        self.statements = statements if statements is not None else StatementRegistry()
         self.schema_metadata = schema_metadata
         self.metadata_keyspaces = tuple(metadata_keyspaces)
         self.warm_jitter = warm_jitter

@@ -20,7 +20,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any, Callable
 
-from .errors import ConfigurationError
+from .exceptions import ConfigurationError
 from .secret import Secret
 
 if TYPE_CHECKING:

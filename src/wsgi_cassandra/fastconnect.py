@@ -99,7 +99,7 @@ def fetch_keyspaces_in_background(cluster: Cluster, keyspaces: list[str], pid: i
         return None
 
     def fetch_and_route() -> None:
-        from .warmup import build_replica_maps
+        from .replica_maps import build_replica_maps
 
         fetch_keyspaces(cluster, keyspaces)
         if not getattr(cluster, "is_shutdown", False):

@@ -39,7 +39,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable, Literal, TypedDict
 
 from .diagnose import describe_error, is_permanent
-from .errors import SessionUnavailable
+from .exceptions import SessionUnavailable
 
 if TYPE_CHECKING:
     from cassandra.cluster import Session

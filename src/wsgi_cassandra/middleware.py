@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Callable
 from .config import Settings, arguments_doc, options
 from .connect import Connector
 from .driver import cluster_factory as settings_cluster_factory
-from .errors import ConfigurationError
+from .exceptions import ConfigurationError
 from .health import health_response
 from .holder import Backoff, SessionHolder
-from .statements import as_statements
+from .prepare import as_statements
 from .unavailable import no_host_error, respond_503_after_error, serve_unavailable
 from .warmers import Warmer, get_warmer
 
@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from cassandra.cluster import Cluster
 
     from .config import OnUnavailable, SchemaMetadata, WarmerName
+    from .prepare import StatementRegistry
     from .secret import Secret
-    from .statements import Statements
 
 __all__ = ["CassandraMiddleware"]
 
@@ -51,12 +51,12 @@ class CassandraMiddleware:
     ``app`` is the WSGI application. Every other argument is keyword-only:
 
     - ``cluster_factory``: a callable returning an unconnected ``Cluster``; replaces the connection settings.
-    - ``statements``: name -> CQL (prepared in each worker), or a ``Statements`` registry.
+    - ``statements``: name -> CQL (prepared in each worker), or a ``StatementRegistry``.
     - ``environ``: a mapping read instead of ``os.environ``.
     - the settings listed below. A setting not given is read from its environment variable; an explicit
       argument beats the variable, which beats the default. ``warmer`` also takes a ``Warmer`` object.
 
-    Bad settings raise :class:`~wsgi_cassandra.errors.ConfigurationError` here, not at the first request.
+    Bad settings raise :class:`~wsgi_cassandra.exceptions.ConfigurationError` here, not at the first request.
     """
 
     __slots__ = (
@@ -76,7 +76,7 @@ class CassandraMiddleware:
         app: WSGIApplication,
         *,
         cluster_factory: Callable[[], Cluster] | None = None,
-        statements: Mapping[str, str] | Statements | None = None,
+        statements: Mapping[str, str] | StatementRegistry | None = None,
         environ: Mapping[str, str] | None = None,
         # The settings: one line per row of the table in config.py (tests/test_config.py checks that they agree).
         contact_points: str | list[str] | tuple[str, ...] | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ssl
 from typing import TYPE_CHECKING
 
-from .errors import ConfigurationError
+from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from .config import Settings

@@ -4,7 +4,7 @@ Instead of waiting a connect timeout on every request during an outage, the midd
 :func:`serve_unavailable`, which puts stand-ins in the environ: an :class:`UnavailableSession` for the
 session, an :class:`UnavailableStatements` for the prepared statements, ``None`` for the cluster. Routes
 that never touch Cassandra work as usual; the first use of a stand-in raises
-:class:`~wsgi_cassandra.errors.SessionUnavailable`, and the answer is ``503 Service Unavailable`` with
+:class:`~wsgi_cassandra.exceptions.SessionUnavailable`, and the answer is ``503 Service Unavailable`` with
 ``Retry-After`` -- also when a framework caught the exception and answered 500 itself, which is why this
 (slow, rare) path holds ``start_response`` back until the app's status is known. The ready path never
 comes here and is not wrapped; its one exception handler (:func:`no_host_error`,
@@ -13,9 +13,9 @@ comes here and is not wrapped; its one exception handler (:func:`no_host_error`,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Union
 
-from .errors import SessionUnavailable
+from .exceptions import SessionUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from cassandra.query import PreparedStatement
 
-    _ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+    # Union, not "|": a type alias is an expression, evaluated as Python 3.9 would (mypy --python-version 3.9).
+    _ExcInfo = Union[tuple[type[BaseException], BaseException, TracebackType], tuple[None, None, None]]
 
 __all__ = [
     "UNAVAILABLE_USED",

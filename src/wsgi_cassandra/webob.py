@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import webob
 
-from .errors import ConfigurationError
+from .exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -21,12 +21,12 @@ import importlib
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..convert import unknown_choice
-from ..errors import ConfigurationError
+from ..exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from ..holder import SessionHolder
 
-__all__ = ["Warmer", "get_warmer", "names", "register"]
+__all__ = ["Warmer", "get_warmer", "is_available", "names", "register"]
 
 
 @runtime_checkable
@@ -35,12 +35,22 @@ class Warmer(Protocol):
 
     ``install`` runs once, when the middleware is built (in the master of a pre-fork server when the app
     is preloaded). It must not connect in a process that is going to fork; it raises
-    :class:`~wsgi_cassandra.errors.WarmerUnavailable` if it cannot work here.
+    :class:`~wsgi_cassandra.exceptions.WarmerUnavailable` if it cannot work here.
+
+    Optionally, ``available() -> bool`` says whether it would work in this process *without* installing
+    anything (no hooks, no global state): what ``python -m wsgi_cassandra check`` asks, through
+    :func:`is_available`. Every built-in warmer has it; a warmer without it is assumed to work.
     """
 
     name: str
 
     def install(self, holder: SessionHolder) -> None: ...
+
+
+def is_available(warmer: Warmer) -> bool:
+    """Whether ``warmer`` would work in this process, asked without installing it (see :class:`Warmer`)."""
+    available = getattr(warmer, "available", None)
+    return bool(available()) if callable(available) else True
 
 
 # name -> "module:attribute", imported only when chosen, so that uwsgi/gunicorn are never imported needlessly.

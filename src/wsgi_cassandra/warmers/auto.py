@@ -10,7 +10,7 @@ Tried in order, the first that can work wins:
 
 The lazy path stays underneath all of them. A candidate that cannot work here is skipped with a debug
 log line, never an error -- except a configuration in which *no* warmer could work (uWSGI with Python
-threads disabled), which raises :class:`~wsgi_cassandra.errors.ConfigurationError` saying what to do.
+threads disabled), which raises :class:`~wsgi_cassandra.exceptions.ConfigurationError` saying what to do.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ..errors import WarmerUnavailable
-from . import get_warmer
+from ..exceptions import WarmerUnavailable
+from . import get_warmer, is_available
 
 if TYPE_CHECKING:
     from ..holder import SessionHolder
@@ -36,6 +36,18 @@ class AutoWarmer:
 
     def __init__(self) -> None:
         self.chosen: list[str] = []
+
+    def available(self) -> bool:
+        return True  # the lazy path always works
+
+    def plan(self) -> list[str]:
+        """The warmers ``install`` would choose in this process, asked without installing any."""
+        chosen = []
+        for candidate in CANDIDATES:
+            if is_available(get_warmer(candidate)):
+                chosen.append(candidate)
+                break
+        return [*chosen, "lazy"]
 
     def install(self, holder: SessionHolder) -> None:
         chosen: list[str] = []

@@ -16,7 +16,7 @@ import os
 import weakref
 from typing import TYPE_CHECKING
 
-from ..errors import WarmerUnavailable
+from ..exceptions import WarmerUnavailable
 
 if TYPE_CHECKING:
     from ..holder import SessionHolder
@@ -39,6 +39,9 @@ class ForkWarmer:
     """Start connecting in the child of every ``os.fork()``; see the module docstring."""
 
     name = "fork"
+
+    def available(self) -> bool:
+        return hasattr(os, "register_at_fork")
 
     def install(self, holder: SessionHolder) -> None:
         global _registered

@@ -15,7 +15,7 @@ Hooks already configured (``-c python:wsgi_cassandra.gunicorn`` or imported into
 are detected and not added twice. gevent and eventlet workers need the driver's matching connection
 class (``cassandra.io.geventreactor.GeventConnection`` / ``eventletreactor.EventletConnection``); the
 driver picks it by itself when ``cassandra.cluster`` is first imported after monkey-patching, and the
-warmer refuses to start with a :class:`~wsgi_cassandra.errors.ConfigurationError` when it was imported
+warmer refuses to start with a :class:`~wsgi_cassandra.exceptions.ConfigurationError` when it was imported
 too early (for example by a preloaded app).
 """
 
@@ -26,7 +26,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError, WarmerUnavailable
+from ..exceptions import ConfigurationError, WarmerUnavailable
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -111,6 +111,9 @@ class GunicornWarmer:
 
     def __init__(self) -> None:
         self.mode: str | None = None
+
+    def available(self) -> bool:
+        return find_gunicorn() is not None
 
     def install(self, holder: SessionHolder) -> None:
         found = find_gunicorn()

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 class LazyWarmer:
     name = "lazy"
 
+    def available(self) -> bool:
+        return True
+
     def install(self, holder: SessionHolder) -> None:
         """Nothing to arrange: the first request connects."""
 
@@ -27,5 +30,8 @@ class LazyWarmer:
 class EagerWarmer:
     name = "eager"
 
+    def available(self) -> bool:
+        return True
+
     def install(self, holder: SessionHolder) -> None:
-        holder.warm()
+        holder.connect()

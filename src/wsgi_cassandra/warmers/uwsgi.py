@@ -13,7 +13,7 @@ uWSGI forks its workers in C, so ``os.register_at_fork`` never runs there (unles
   / ``spoolers=True``;
 - the driver needs Python threads: uWSGI 2.0.31 enables them by default, older versions only with
   ``--enable-threads`` or ``--threads``. With ``uwsgi.has_threads`` false the middleware refuses to
-  start with a :class:`~wsgi_cassandra.errors.ConfigurationError` that says so (no warmer could help:
+  start with a :class:`~wsgi_cassandra.exceptions.ConfigurationError` that says so (no warmer could help:
   the driver's event loop would starve while the worker waits for requests);
 - the worker's session is shut down on exit through ``uwsgi.atexit``, chained with any existing one
   and bounded by ``shutdown_timeout``.
@@ -30,7 +30,7 @@ import sys
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import ConfigurationError, WarmerUnavailable
+from ..exceptions import ConfigurationError, WarmerUnavailable
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -154,6 +154,12 @@ class UWSGIWarmer:
     def __init__(self, *, mules: bool = False, spoolers: bool = False) -> None:
         self.mules = mules
         self.spoolers = spoolers
+
+    def available(self) -> bool:
+        try:
+            return threads_problem(_import_uwsgi()) is None
+        except WarmerUnavailable:
+            return False
 
     def install(self, holder: SessionHolder) -> None:
         global _hooked_pid

@@ -16,7 +16,7 @@ them ready to execute::
 
 or with a registry the app fills at import time (read again at every connect attempt)::
 
-    statements = Statements()
+    statements = StatementRegistry()
     GET_ITEM = statements.add("get_item", "SELECT id, name FROM items WHERE id = ?")
     application = CassandraMiddleware(app, statements=statements)
 
@@ -32,7 +32,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .diagnose import describe_error
-from .errors import ConfigurationError, WsgiCassandraError
+from .exceptions import ConfigurationError, WsgiCassandraError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from cassandra.cluster import Session
     from cassandra.query import PreparedStatement
 
-__all__ = ["StatementError", "Statements", "as_statements", "prepare_all"]
+__all__ = ["StatementError", "StatementRegistry", "as_statements", "prepare_all"]
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +59,11 @@ class StatementError(WsgiCassandraError):
         self.name = name
 
 
-class Statements:
+class StatementRegistry:
     """A registry of named CQL statements that every worker prepares during its warm-up.
 
     Names must be unique; adding the same name with the same text again is harmless (modules imported
-    twice), with a different text it is a :class:`~wsgi_cassandra.errors.ConfigurationError`.
+    twice), with a different text it is a :class:`~wsgi_cassandra.exceptions.ConfigurationError`.
     """
 
     __slots__ = ("_cql",)
@@ -98,23 +98,23 @@ class Statements:
         return list(self._cql.items())
 
     def __repr__(self) -> str:
-        return f"<Statements {sorted(self._cql)}>"
+        return f"<StatementRegistry {sorted(self._cql)}>"
 
 
-def as_statements(value: Mapping[str, str] | Statements | None) -> Statements:
+def as_statements(value: Mapping[str, str] | StatementRegistry | None) -> StatementRegistry:
     """The ``statements=`` argument as a registry (a registry given is used as is, not copied)."""
     if value is None:
-        return Statements()
-    if isinstance(value, Statements):
+        return StatementRegistry()
+    if isinstance(value, StatementRegistry):
         return value
     if not hasattr(value, "items"):
         raise ConfigurationError(
-            f"statements= {value!r} is not valid; accepted: a mapping of name -> CQL, or a Statements registry"
+            f"statements= {value!r} is not valid; accepted: a mapping of name -> CQL, or a StatementRegistry"
         )
-    return Statements(value)
+    return StatementRegistry(value)
 
 
-def prepare_all(session: Session, statements: Statements) -> Mapping[str, PreparedStatement]:
+def prepare_all(session: Session, statements: StatementRegistry) -> Mapping[str, PreparedStatement]:
     """Prepare every declared statement on ``session``, several at a time; read-only name -> statement.
 
     Raises :class:`StatementError` naming the first statement (in declaration order) that failed.
