@@ -270,7 +270,7 @@ class Settings:
             if value is None:
                 continue
             if name not in table:
-                raise c.unknown_choice("setting name", name, sorted(table))
+                raise ConfigurationError.not_one_of("setting name", name, sorted(table))
             values[name] = table[name].convert(value, f"{name}= argument")
         if values.get("fast_connect") and "schema_metadata" not in values:
             values["schema_metadata"] = "background"

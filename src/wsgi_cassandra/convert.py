@@ -8,23 +8,19 @@ what is accepted. The settings table (:mod:`wsgi_cassandra.config`) names the co
     9142
     >>> seconds(0.5, "connect_timeout= argument")
     0.5
-    >>> str(unknown_choice("WSGI_CASSANDRA_WARMER", "gunicron", ["auto", "gunicorn"]))
-    "WSGI_CASSANDRA_WARMER = 'gunicron' is not valid; accepted: auto, gunicorn; did you mean 'gunicorn'?"
+    >>> choice(("auto", "gunicorn"))("Gunicorn", "WSGI_CASSANDRA_WARMER")
+    'gunicorn'
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, masked
 from .secret import Secret
-
-if TYPE_CHECKING:
-    from collections.abc import Iterable
 
 __all__ = [
     "choice",
@@ -40,19 +36,13 @@ __all__ = [
     "secret",
     "split_host_port",
     "text",
-    "unknown_choice",
     "url_path",
     "warmer",
 ]
 
 
 def _bad(source: str, value: object, accepted: str) -> ConfigurationError:
-    return ConfigurationError(f"{source} = {_masked(value)!r} is not valid; accepted: {accepted}")
-
-
-def _masked(value: object) -> object:
-    """Hide URL-style credentials (``user:password@host``) pasted into a setting before echoing it."""
-    return re.sub(r"[^\s,/@]+@", "***@", value) if isinstance(value, str) and "@" in value else value
+    return ConfigurationError(f"{source} = {masked(value)!r} is not valid; accepted: {accepted}")
 
 
 def contact_points(value: object, source: str) -> tuple[str, ...]:
@@ -189,18 +179,10 @@ def choice(accepted: tuple[str, ...]) -> Callable[[Any, str], str]:
     def convert(value: object, source: str) -> str:
         chosen = str(value).strip().lower()
         if chosen not in accepted:
-            raise unknown_choice(source, value, accepted)
+            raise ConfigurationError.not_one_of(source, value, accepted)
         return chosen
 
     return convert
-
-
-def unknown_choice(source: str, value: object, accepted: Iterable[str]) -> ConfigurationError:
-    """The error for a value outside ``accepted``, suggesting the closest accepted one."""
-    accepted = list(accepted)
-    close = difflib.get_close_matches(str(value).strip().lower(), accepted, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return ConfigurationError(f"{source} = {_masked(value)!r} is not valid; accepted: {', '.join(accepted)}{hint}")
 
 
 def warmer(value: object, source: str) -> str:

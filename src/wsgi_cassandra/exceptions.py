@@ -6,6 +6,13 @@ the cause and never contain a password.
 
 from __future__ import annotations
 
+import difflib
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 __all__ = [
     "ConfigurationError",
     "SessionUnavailable",
@@ -24,6 +31,19 @@ class ConfigurationError(WsgiCassandraError, ValueError):
     Raised while the middleware is being built, never at the first request, and the message names the
     setting, the bad value (unless it is a secret) and what is accepted.
     """
+
+    @classmethod
+    def not_one_of(cls, source: str, value: object, accepted: Iterable[str]) -> ConfigurationError:
+        """``source = value`` is none of ``accepted``; a near miss gets "did you mean ...?"."""
+        accepted = list(accepted)
+        close = difflib.get_close_matches(str(value).strip().lower(), accepted, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return cls(f"{source} = {masked(value)!r} is not valid; accepted: {', '.join(accepted)}{hint}")
+
+
+def masked(value: object) -> object:
+    """Hide URL-style credentials (``user:password@host``) pasted into a setting before an error echoes it."""
+    return re.sub(r"[^\s,/@]+@", "***@", value) if isinstance(value, str) and "@" in value else value
 
 
 class WarmerUnavailable(ConfigurationError):

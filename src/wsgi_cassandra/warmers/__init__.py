@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from ..convert import unknown_choice
 from ..exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -84,7 +83,7 @@ def get_warmer(spec: str | Warmer) -> Warmer:
         return spec
     target = _REGISTRY.get(spec.strip().lower())
     if target is None:
-        raise unknown_choice("warmer", spec, names())
+        raise ConfigurationError.not_one_of("warmer", spec, names())
     module_name, _, attribute = target.partition(":")
     warmer_class = getattr(importlib.import_module(module_name), attribute)
     warmer: Warmer = warmer_class()
