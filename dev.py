@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """The project's one entry point: needs only Python 3.9+ and pip, makes its own virtualenv in ``.venv``.
 
-    python3 dev.py serve     # the web.py example under a pre-fork server with 2 warmed workers, on :8000
+    python3 dev.py serve     # the web.py example under Gunicorn with 2 warmed workers, on :8000
     python3 dev.py test      # lint, type-check and the whole test suite (what CI runs)
+    python3 dev.py stress    # the test suite N times in a row with busy-loop CPU hogs beside it
     python3 dev.py demo      # first-request and median latency: this library vs. connect-per-request
     python3 dev.py bench     # every benchmark in bench/, tables printed and a chart written
 
-``serve`` and ``demo`` use the embedded CQL test server unless ``CASSANDRA_CONTACT_POINTS`` is set.
+``serve`` installs only what serving needs (pure Python: no compiler); ``serve --server uwsgi``, ``test``,
+``stress`` and ``bench`` also build uWSGI, which needs a C compiler and Python's headers. ``serve`` and
+``demo`` use the embedded CQL test server unless ``CASSANDRA_CONTACT_POINTS`` is set.
+
+    python3 dev.py stress [--runs N] [--hogs H] [pytest arguments]   # default: 5 runs, 2 hogs
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -22,6 +29,17 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
+
+# The extras that build uWSGI (a C extension: a compiler and Python's headers are needed).
+BUILDS_UWSGI = {"dev", "uwsgi"}
+UWSGI_HELP = """\
+dev.py: uWSGI could not be built. It is compiled from C when installed, so it needs a C compiler and the
+headers of this Python ({version}). Install them, then run the command again:
+    Debian/Ubuntu:  sudo apt-get install build-essential python3-dev   (python{version}-dev for a non-default Python)
+    Fedora/RHEL:    sudo dnf install gcc python3-devel
+    Alpine:         apk add build-base python3-dev linux-headers
+    macOS:          xcode-select --install
+Only `serve --server uwsgi`, `test`, `stress` and `bench` need uWSGI; `python3 dev.py serve` (Gunicorn) does not."""
 
 
 def ensure_venv(extras: str = "dev") -> None:
@@ -33,9 +51,17 @@ def ensure_venv(extras: str = "dev") -> None:
     if not PYTHON.exists():
         print(f"dev.py: creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print(f"dev.py: installing wsgi-cassandra[{extras}] into {VENV} (first run only; uWSGI compiles)", flush=True)
+    builds = BUILDS_UWSGI & set(extras.split(","))
+    note = " (first run only; uWSGI compiles)" if builds else " (first run only)"
+    print(f"dev.py: installing wsgi-cassandra[{extras}] into {VENV}{note}", flush=True)
     run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
-    run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f".[{extras}]"])
+    install = [str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f".[{extras}]"]
+    code = subprocess.run(install, cwd=ROOT, check=False).returncode
+    if code != 0:
+        if builds and not (BIN / "uwsgi").exists():
+            version = f"{sys.version_info.major}.{sys.version_info.minor}"
+            print(UWSGI_HELP.format(version=version), file=sys.stderr)
+        sys.exit(code)
     for old in VENV.glob(".installed-*"):
         old.unlink()
     stamp.touch()
@@ -59,8 +85,61 @@ def test(args: list[str]) -> None:
     run([str(PYTHON), "-m", "pytest", *args])
 
 
-def serve(args: list[str]) -> None:
+def stress(args: list[str]) -> None:
+    """Run the test suite ``--runs`` times in a row with ``--hogs`` busy-loop processes beside it (what a
+    shared CI machine looks like); stop at the first failed run and say which one it was."""
+    parser = argparse.ArgumentParser(prog="python3 dev.py stress", description=stress.__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="how many runs of the suite (default 5)")
+    parser.add_argument("--hogs", type=int, default=2, help="busy-loop CPU hog processes beside it (default 2)")
+    options, pytest_args = parser.parse_known_args(args)
+    if options.runs < 1 or options.hogs < 0:
+        parser.error("--runs must be at least 1 and --hogs at least 0")
     ensure_venv("dev")
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # so that `finally` runs
+    hogs = start_hogs(options.hogs)
+    try:
+        for number in range(1, options.runs + 1):
+            print(f"dev.py stress: run {number} of {options.runs}, {len(hogs)} CPU hog(s) beside it", flush=True)
+            code = subprocess.run([str(PYTHON), "-m", "pytest", "-x", *pytest_args], cwd=ROOT, check=False).returncode
+            if code != 0:
+                print(f"dev.py stress: run {number} of {options.runs} FAILED (exit code {code})", flush=True)
+                sys.exit(code)
+        print(f"dev.py stress: {options.runs} of {options.runs} runs passed with {len(hogs)} CPU hog(s)", flush=True)
+    finally:
+        stop_hogs(hogs)
+
+
+HOG = "while True:\n    pass\n"
+
+
+def start_hogs(count: int) -> list[subprocess.Popen[bytes]]:
+    """``count`` processes that each keep one CPU busy until they are killed."""
+    hogs: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(count):
+            hogs.append(subprocess.Popen([sys.executable, "-c", HOG], stdin=subprocess.DEVNULL))
+    except BaseException:
+        stop_hogs(hogs)
+        raise
+    return hogs
+
+
+def stop_hogs(hogs: list[subprocess.Popen[bytes]]) -> None:
+    """Kill each hog by its own pid and reap it (also after a failure or Ctrl-C)."""
+    for hog in hogs:
+        if hog.poll() is None:
+            hog.kill()
+    for hog in hogs:
+        hog.wait(10)
+
+
+def wants_uwsgi(args: list[str]) -> bool:
+    """``serve --server uwsgi`` (or ``--server=uwsgi``)."""
+    return "--server=uwsgi" in args or any(a == "--server" and b == "uwsgi" for a, b in zip(args, args[1:]))
+
+
+def serve(args: list[str]) -> None:
+    ensure_venv("serve,uwsgi" if wants_uwsgi(args) else "serve")
     os.execv(str(PYTHON), [str(PYTHON), str(ROOT / "examples" / "webpy_app" / "serve.py"), *args])
 
 
@@ -74,7 +153,7 @@ def bench(args: list[str]) -> None:
     os.execv(str(PYTHON), [str(PYTHON), str(ROOT / "bench" / "run_all.py"), *args])
 
 
-COMMANDS = {"serve": serve, "test": test, "demo": demo, "bench": bench}
+COMMANDS = {"serve": serve, "test": test, "stress": stress, "demo": demo, "bench": bench}
 
 
 def main() -> None:

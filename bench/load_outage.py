@@ -32,7 +32,9 @@ from _common import Result, emit  # noqa: E402
 
 from tests.support.drill_app import proc_figures  # noqa: E402
 from tests.support.drills import drill_env, seed, start_drill_server, wait_ready  # noqa: E402
-from tests.support.servers import Server, eventually, get  # noqa: E402
+from tests.support.clients import get  # noqa: E402
+from tests.support.servers import Server  # noqa: E402
+from tests.support.wait import eventually  # noqa: E402
 
 DEADLINE = 300.0  # seconds for the whole load phase, whatever the request count
 NODE = 1  # 127.0.0.2

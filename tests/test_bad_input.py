@@ -8,6 +8,7 @@ node rejects) let the worker boot and serve: Cassandra routes answer 503 naming 
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import time
@@ -15,8 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.clients import call, free_port
 from tests.support.drills import APP, drill_args, drill_env
-from tests.support.servers import REPO, free_port, server_command, server_env
+from tests.support.servers import REPO, server_command, server_env
+from tests.support.wait import stays
 from wsgi_cassandra import CassandraMiddleware, ConfigurationError
 from wsgi_cassandra.diagnose import is_permanent
 from wsgi_cassandra.testing import CQLServer
@@ -38,18 +41,6 @@ def read_local(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [row.release_version.encode()]
 
 
-def call(app: Any, path: str = "/") -> tuple[str, dict[str, str], bytes]:
-    environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "wsgi.url_scheme": "http"}
-    seen: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        seen["status"], seen["headers"] = status, dict(headers)
-        return lambda data: None
-
-    body = b"".join(app(environ, start_response))
-    return seen["status"], seen["headers"], body
-
-
 @pytest.fixture
 def secured() -> Iterator[CQLServer]:
     with CQLServer(credentials={"app": RIGHT}) as server:
@@ -62,6 +53,7 @@ def middleware(server: CQLServer | None = None, **settings: Any) -> CassandraMid
     return CassandraMiddleware(read_local, environ=env, **{**options, **settings})
 
 
+@pytest.mark.integration
 def test_wrong_credentials_are_named_and_not_retried_in_a_storm(secured: CQLServer) -> None:
     app = middleware(secured, username="app", password=WRONG)
     try:
@@ -71,23 +63,27 @@ def test_wrong_credentials_are_named_and_not_retried_in_a_storm(secured: CQLServ
         assert b"CASSANDRA_PASSWORD" in body
         assert int(headers["Retry-After"]) >= 1
         assert "authentication failed" in app.holder.status()["last_error"]
-        # A window of 3 s with 200 requests: permanent errors wait retry_max/2..retry_max (1-2 s) between
-        # attempts, requests never trigger one: at most 1 + 3/1 attempts, whatever the traffic.
+        # A window of at least 3 s with 200 requests: permanent errors wait retry_max/2..retry_max (1-2 s)
+        # between attempts and requests never trigger one: at most 1 + window/1 s attempts, whatever the
+        # traffic (the window is measured, so a slow machine only makes it longer).
+        opened = time.monotonic()
         before = secured.stats.requests.get("AUTH_RESPONSE", 0)
-        deadline = time.monotonic() + 3.0
-        served = 0
-        while time.monotonic() < deadline and served < 200:
+
+        def attempts() -> int:
+            return int(secured.stats.requests.get("AUTH_RESPONSE", 0) - before)
+
+        def no_storm() -> bool:
+            return attempts() <= 1 + math.ceil(time.monotonic() - opened)
+
+        for _ in range(200):
             assert call(app)[0].startswith("503")
-            served += 1
-            time.sleep(0.01)
-        time.sleep(max(0.0, deadline - time.monotonic()))
-        attempts = secured.stats.requests.get("AUTH_RESPONSE", 0) - before
-        assert served >= 100
-        assert attempts <= 4, attempts
+        assert no_storm(), attempts()
+        assert stays(no_storm, seconds=max(0.0, 3.0 - (time.monotonic() - opened))), attempts()
     finally:
         assert app.shutdown(timeout=5)
 
 
+@pytest.mark.integration
 def test_no_credentials_for_a_cluster_that_wants_them(secured: CQLServer) -> None:
     app = middleware(secured)
     try:
@@ -98,6 +94,7 @@ def test_no_credentials_for_a_cluster_that_wants_them(secured: CQLServer) -> Non
         app.shutdown(timeout=5)
 
 
+@pytest.mark.integration
 def test_missing_keyspace_is_named() -> None:
     with CQLServer() as server:
         app = middleware(server, keyspace="no_such_keyspace")
@@ -111,14 +108,15 @@ def test_missing_keyspace_is_named() -> None:
             app.shutdown(timeout=5)
 
 
+@pytest.mark.integration
 def test_unreachable_contact_point_is_named_with_its_port() -> None:
     port = free_port()  # nothing listens there
-    app = middleware(contact_points=["127.0.0.1"], port=port, connect_timeout=2.0)
+    app = middleware(contact_points=["127.0.0.1"], port=port, connect_timeout=10.0)
     try:
         started = time.monotonic()
         status, headers, body = call(app)
         assert status.startswith("503")
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 5.0  # told when the refused attempt ended, not the connect timeout
         assert f"127.0.0.1:{port}: connection refused".encode() in body
         assert b"CASSANDRA_CONTACT_POINTS and CASSANDRA_PORT" in body
         assert "Retry-After" in headers
@@ -129,6 +127,7 @@ def test_unreachable_contact_point_is_named_with_its_port() -> None:
         app.shutdown(timeout=5)
 
 
+@pytest.mark.integration
 def test_protocol_version_the_node_rejects_is_named() -> None:
     with CQLServer() as server:
         app = middleware(server, protocol_version=65)  # DSE_V1: the driver knows it, Cassandra does not

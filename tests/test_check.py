@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.clients import free_port
 from wsgi_cassandra.testing import CQLServer
 
 if TYPE_CHECKING:
@@ -26,13 +26,6 @@ def run_check(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
         timeout=60,
         check=False,
     )
-
-
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_connects_and_reports_phases_cluster_and_advice(cassandra: Target, keyspace: str) -> None:
@@ -92,7 +85,7 @@ def test_wrong_password_exits_1_and_never_shows_the_password() -> None:
 
 
 def test_unreachable_host_exits_1_naming_the_settings() -> None:
-    env = {"PATH": "/usr/bin:/bin", "CASSANDRA_CONTACT_POINTS": "127.0.0.1", "CASSANDRA_PORT": str(unused_port())}
+    env = {"PATH": "/usr/bin:/bin", "CASSANDRA_CONTACT_POINTS": "127.0.0.1", "CASSANDRA_PORT": str(free_port())}
 
     result = run_check(env)
 

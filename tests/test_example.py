@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.support.servers import children_of
+from tests.support.wait import eventually
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -56,14 +57,16 @@ def seeded(cassandra: Target, launch: ModuleType) -> Iterator[dict[str, str]]:
 
 
 def gone(pid: int, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """Wait (bounded) until process ``pid`` no longer exists."""
+
+    def missing() -> bool:
         try:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        time.sleep(0.05)
-    return False
+        return False
+
+    return bool(eventually(missing, timeout=timeout))
 
 
 @pytest.mark.parametrize("server", ["gunicorn", "uwsgi"])

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.wait import wait_until
 from wsgi_cassandra import CassandraMiddleware, ConfigurationError
 from wsgi_cassandra.config import Settings
 from wsgi_cassandra.fastconnect import keyspaces_used, newest_stable_protocol
@@ -104,11 +104,7 @@ def two_keyspaces(cassandra: Target, keyspace: str) -> Iterator[tuple[str, str]]
 
 def wait_for_keyspace(connected: Connected, name: str) -> None:
     """The background fetch is asynchronous: poll (bounded) until its keyspace arrived."""
-    for _ in range(500):
-        if name in connected.cluster.metadata.keyspaces:
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"keyspace {name!r} metadata never arrived")
+    wait_until(lambda: name in connected.cluster.metadata.keyspaces, timeout=10, what=f"keyspace {name!r} metadata")
 
 
 @pytest.mark.integration

@@ -21,8 +21,8 @@ from tests.support.servers import (
     ready_pids,
     running,
     stop_and_check_closed,
-    wait_until,
 )
+from tests.support.wait import wait_until
 
 if TYPE_CHECKING:
     from tests.support.target import Target
@@ -94,7 +94,7 @@ def test_recycled_worker_comes_back_warm(cassandra: Target, keyspace: str) -> No
 
 def test_cassandra_down_worker_boots_and_answers_503(cassandra: Target) -> None:
     """A Cassandra that is not there never keeps a worker from booting, nor halts the server."""
-    from tests.support.servers import free_port
+    from tests.support.clients import free_port
 
     env = cassandra.subprocess_env(
         CASSANDRA_CONTACT_POINTS="127.0.0.1",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.clients import call
 from wsgi_cassandra import CassandraMiddleware, ConfigurationError
 from wsgi_cassandra.prepare import StatementError, StatementRegistry, as_statements
 
@@ -24,17 +25,6 @@ def get_item(environ: Environ, start_response: Any) -> list[bytes]:
     row = environ["cassandra.session"].execute(statement, (1,)).one()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps({"pid": os.getpid(), "name": row.name}).encode()]
-
-
-def call(app: Any) -> tuple[str, bytes]:
-    seen: dict[str, str] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        seen["status"] = status
-        return lambda data: None
-
-    body = b"".join(app({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "wsgi.url_scheme": "http"}, start_response))
-    return seen["status"], body
 
 
 # --- the registry -----------------------------------------------------------------------------------------
@@ -100,7 +90,7 @@ def test_handlers_get_prepared_statements_and_requests_never_prepare(cassandra: 
             prepared_at_warmup = server.stats.snapshot().requests.get("PREPARE", 0)
             assert prepared_at_warmup == 2
         for _ in range(3):
-            status, body = call(app)
+            status, _, body = call(app)
             assert status == "200 OK"
             assert json.loads(body)["name"] == "item-1"
         if server is not None:
@@ -148,7 +138,7 @@ def test_a_bad_statement_is_a_named_failed_attempt(cassandra: Target, keyspace: 
         assert status["state"] == "unavailable"
         assert status["attempts"] >= 1
         assert "'broken'" in status["last_error"]
-        code, body = call(app)  # the handler's statement lookup is answered with a clean 503
+        code, _, body = call(app)  # the handler's statement lookup is answered with a clean 503
         assert code.startswith("503")
         assert b"broken" in body
     finally:
@@ -186,7 +176,7 @@ def test_each_forked_worker_prepares_its_own(cassandra: Target, keyspace: str) -
                 try:
                     os.close(read_end)
                     connected = app.holder.get(timeout=20)
-                    status, body = call(app)
+                    status, _, body = call(app)
                     report = {
                         "status": status,
                         "body": json.loads(body) if status == "200 OK" else body.decode(),

@@ -2,51 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from cassandra.cluster import Cluster, NoHostAvailable
 
+from tests.support.clients import driver
+from tests.support.wait import wait_until
 from wsgi_cassandra.testing import CQLCluster
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 pytestmark = pytest.mark.integration
 
 PROBE = "SELECT release_version FROM system.local"
-
-
-@contextlib.contextmanager
-def driver(cluster: CQLCluster, **options: Any) -> Iterator[Cluster]:
-    client = Cluster(contact_points=["127.0.0.1"], port=cluster.port, **options)
-    try:
-        yield client
-    finally:
-        client.shutdown()
-
-
-def _eventually(check: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / 0.05) + 1):
-        if check():
-            return
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout}s")
+ONE = ["127.0.0.1"]  # one contact point: the driver discovers the other nodes
 
 
 def test_driver_discovers_every_node_and_spreads_queries(cql_cluster: CQLCluster) -> None:
-    with driver(cql_cluster) as client:
+    with driver(cql_cluster, contact_points=ONE) as client:
         session = client.connect()
         hosts = sorted(h.address for h in client.metadata.all_hosts())
         assert hosts == ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
         assert {h.datacenter for h in client.metadata.all_hosts()} == {"datacenter1"}
         # connect() returns after the first pool; wait for all three (bounded).
-        _eventually(lambda: all(s.stats.startups >= 1 for s in cql_cluster.servers))
+        wait_until(lambda: all(s.stats.startups >= 1 for s in cql_cluster.servers), timeout=10)
         before = [s.stats.requests.get("QUERY", 0) for s in cql_cluster.servers]
         for _ in range(30):
             session.execute(PROBE)
@@ -57,7 +35,7 @@ def test_driver_discovers_every_node_and_spreads_queries(cql_cluster: CQLCluster
 
 
 def test_token_ring_has_one_distinct_token_per_node(cql_cluster: CQLCluster) -> None:
-    with driver(cql_cluster) as client:
+    with driver(cql_cluster, contact_points=ONE) as client:
         client.connect()
         ring = client.metadata.token_map.ring
         assert len(ring) == 3
@@ -65,13 +43,13 @@ def test_token_ring_has_one_distinct_token_per_node(cql_cluster: CQLCluster) -> 
 
 
 def test_prepared_statements_route_to_every_node_and_read_back(cql_cluster: CQLCluster) -> None:
-    with driver(cql_cluster) as client:
+    with driver(cql_cluster, contact_points=ONE) as client:
         session = client.connect()
         session.execute("CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}")
         session.execute("CREATE TABLE ks.kv (k int PRIMARY KEY, v text)")
         insert = session.prepare("INSERT INTO ks.kv (k, v) VALUES (?, ?)")
         select = session.prepare("SELECT v FROM ks.kv WHERE k = ?")
-        _eventually(lambda: all(s.stats.startups >= 1 for s in cql_cluster.servers))
+        wait_until(lambda: all(s.stats.startups >= 1 for s in cql_cluster.servers), timeout=10)
         for k in range(60):
             session.execute(insert, (k, f"v{k}"))
         assert [session.execute(select, (k,)).one().v for k in (0, 31, 59)] == ["v0", "v31", "v59"]
@@ -80,22 +58,22 @@ def test_prepared_statements_route_to_every_node_and_read_back(cql_cluster: CQLC
 
 
 def test_stopping_one_node_keeps_queries_working_and_it_comes_back() -> None:
-    with CQLCluster(nodes=3) as nodes, driver(nodes) as client:
+    with CQLCluster(nodes=3) as nodes, driver(nodes, contact_points=ONE) as client:
         session = client.connect()
-        _eventually(lambda: all(s.stats.startups >= 1 for s in nodes.servers))
+        wait_until(lambda: all(s.stats.startups >= 1 for s in nodes.servers), timeout=10)
         nodes.stop_node(2)
         assert nodes.servers[2].stats.connections_open == 0
         for _ in range(20):
             assert session.execute(PROBE).one()
-        _eventually(lambda: not _host(client, "127.0.0.3").is_up)
+        wait_until(lambda: not _host(client, "127.0.0.3").is_up, timeout=10)
         nodes.start_node(2)
         # The other nodes push STATUS_CHANGE UP; the driver reconnects to the same address and port.
-        _eventually(lambda: _host(client, "127.0.0.3").is_up, timeout=15)
-        _eventually(lambda: nodes.servers[2].stats.connections_open >= 1, timeout=15)
+        wait_until(lambda: _host(client, "127.0.0.3").is_up, timeout=15)
+        wait_until(lambda: nodes.servers[2].stats.connections_open >= 1, timeout=15)
 
 
 def test_every_node_down_means_no_host_available() -> None:
-    with CQLCluster(nodes=2) as nodes, driver(nodes, connect_timeout=1) as client:
+    with CQLCluster(nodes=2) as nodes, driver(nodes, contact_points=ONE, connect_timeout=1) as client:
         for i in range(2):
             nodes.stop_node(i)
         with pytest.raises(NoHostAvailable):
@@ -103,9 +81,9 @@ def test_every_node_down_means_no_host_available() -> None:
 
 
 def test_no_connection_leaks_after_shutdown(cql_cluster: CQLCluster) -> None:
-    with driver(cql_cluster) as client:
+    with driver(cql_cluster, contact_points=ONE) as client:
         client.connect()
-        _eventually(lambda: all(s.stats.startups >= 1 for s in cql_cluster.servers))
+        wait_until(lambda: all(s.stats.startups >= 1 for s in cql_cluster.servers), timeout=10)
     assert cql_cluster.stats.wait_for("connections_open", 0, timeout=5) == 0
     facts = cql_cluster.stats.snapshot()
     assert facts.startups == facts.connections_opened - facts.protocol_errors

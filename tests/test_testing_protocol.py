@@ -116,9 +116,9 @@ class RawClient:
 
 
 @pytest.fixture
-def server() -> Iterator[CQLServer]:
-    with CQLServer() as server:
-        yield server
+def server(cql_server: CQLServer) -> CQLServer:
+    """The plugin's fresh test server (``cql_server``), under the short name these tests use."""
+    return cql_server
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import signal
@@ -12,33 +11,20 @@ import subprocess
 import sys
 import time
 import warnings
-from typing import TYPE_CHECKING, Any
 
 import pytest
 from cassandra import AuthenticationFailed
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster, NoHostAvailable
+from cassandra.cluster import NoHostAvailable
 from cassandra.query import BatchStatement, SimpleStatement
 
+from tests.support.clients import driver
 from wsgi_cassandra.testing import CQLServer, CQLServerError
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 pytestmark = pytest.mark.integration
 
 KEYSPACE = "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"
 TABLE = "CREATE TABLE ks.kv (k text PRIMARY KEY, v text)"
-
-
-@contextlib.contextmanager
-def driver(server: CQLServer, **options: Any) -> Iterator[Cluster]:
-    """A default driver Cluster for ``server``, always shut down (its threads leak otherwise)."""
-    cluster = Cluster(contact_points=[server.host], port=server.port, **options)
-    try:
-        yield cluster
-    finally:
-        cluster.shutdown()
 
 
 @pytest.mark.parametrize(
@@ -259,7 +245,7 @@ def test_server_process_runs_the_server_out_of_process_and_stops_it() -> None:
 
     with ServerProcess() as server:
         assert server.pid != os.getpid()
-        with driver(server) as cluster:  # type: ignore[arg-type]  # driver() reads only host and port
+        with driver(server) as cluster:
             row = cluster.connect().execute("SELECT release_version FROM system.local").one()
         assert row.release_version.startswith("4.")
     assert server.proc is not None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.clients import get
 from tests.support.servers import (
     ROWS,
     assert_warm_workers,
@@ -22,8 +23,8 @@ from tests.support.servers import (
     running,
     start,
     stop_and_check_closed,
-    wait_until,
 )
+from tests.support.wait import wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -85,9 +86,14 @@ def test_recycled_worker_comes_back_warm(cassandra: Target, keyspace: str) -> No
     with running("uwsgi", APP, *args, env=env) as server:
         stats.wait_for("startups", per_session, timeout=20, compare=at_least)
         first = server.get("/").json()
-        time.sleep(1.1)
-        for _ in range(25):  # crosses --max-requests: the worker exits and the master forks a new one
-            server.get("/ping")
+
+        def recycled() -> bool:
+            get(server.port, "/ping")
+            return first["pid"] not in server.worker_pids()
+
+        # Once the worker has lived --min-worker-lifetime and served --max-requests, it exits and the master
+        # forks a new one: ping until the first worker is gone (bounded), not a guessed number of times.
+        wait_until(recycled, timeout=30, what="the first worker recycled")
         stats.wait_for("startups", 2 * per_session, timeout=20, compare=at_least)
         ready = wait_until(lambda: len(ready_pids(server.log())) >= 2 and ready_pids(server.log()), timeout=10)
         assert ready[0] == first["pid"]

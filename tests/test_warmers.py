@@ -7,6 +7,7 @@ servers in ``test_uwsgi.py`` and ``test_gunicorn.py``; here their decisions are 
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.wait import eventually, stays
 from wsgi_cassandra import CassandraMiddleware, ConfigurationError, SessionHolder, WarmerUnavailable
 from wsgi_cassandra import gunicorn as hooks
 from wsgi_cassandra.connect import Connected
@@ -239,22 +241,36 @@ def test_compose_runs_every_hook_and_reraises_the_first_error() -> None:
     assert ran == ["bad", "good"]
 
 
-def test_hooks_never_raise(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An exception in a Gunicorn boot hook halts the whole server: ours log instead."""
+def test_hooks_never_raise(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """An exception in a Gunicorn boot hook halts the whole server: ours log it instead, and return."""
+    called: list[str] = []
 
     class Broken:
         warm_timeout = 1.0
 
         def start(self) -> None:
+            called.append("start")
             raise RuntimeError("boom")
 
-        warm = shutdown = start
+        def warm(self, timeout: float | None = None) -> bool:
+            called.append("warm")
+            raise RuntimeError("boom")
+
+        def shutdown(self, timeout: float | None = None) -> bool:
+            called.append("shutdown")
+            raise RuntimeError("boom")
 
     monkeypatch.setattr(hooks, "all_holders", lambda: [Broken()])
     worker = types.SimpleNamespace(pid=os.getpid())
-    hooks.post_fork(None, worker)
-    hooks.post_worker_init(worker)
-    hooks.worker_exit(None, worker)
+    caplog.set_level(logging.ERROR, logger="wsgi_cassandra")
+    assert hooks.post_fork(None, worker) is None  # type: ignore[func-returns-value]
+    assert hooks.post_worker_init(worker) is None  # type: ignore[func-returns-value]
+    assert hooks.worker_exit(None, worker) is None  # type: ignore[func-returns-value]
+
+    assert called == ["start", "warm", "shutdown"]  # each hook did reach the holder...
+    errors = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert len(errors) == 3  # ...and logged its failure, with the traceback, instead of raising
+    assert all(record.exc_info and str(record.exc_info[1]) == "boom" for record in errors)
 
 
 def test_post_worker_init_is_bounded_when_cassandra_is_down() -> None:
@@ -332,9 +348,8 @@ def test_find_gunicorn_outside_gunicorn() -> None:
 
 
 def _child(application: CassandraMiddleware, queue: Any) -> None:
-    deadline = time.monotonic() + 10
-    while application.holder.state.connected is None and time.monotonic() < deadline:
-        time.sleep(0.01)  # no request: the fork hook alone must get the session ready
+    # No request: the fork hook alone must get the session ready.
+    eventually(lambda: application.holder.state.connected is not None, timeout=10, step=0.01)
     connected = application.holder.current()
     rows = [] if connected is None else sorted([r.id, r.name] for r in connected.session.execute("SELECT * FROM items"))
     queue.put((os.getpid(), None if connected is None else connected.pid, rows))
@@ -403,6 +418,5 @@ def test_gunicorn_hooks_leave_a_holder_that_was_shut_down_alone() -> None:
     closed.shutdown()
     hooks.post_fork(None, types.SimpleNamespace(pid=os.getpid()))
     hooks.post_worker_init(types.SimpleNamespace(pid=os.getpid()))
-    time.sleep(0.2)
-    assert attempts == []
-    assert closed.state.thread is None
+    assert closed.state.thread is None  # no connect thread was started...
+    assert stays(lambda: attempts == [], seconds=0.2)  # ...so no attempt is ever made

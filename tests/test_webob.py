@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import warnings
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.clients import free_port
 from wsgi_cassandra import CassandraMiddleware, ConfigurationError
 
 with warnings.catch_warnings():  # WebOb 1.8 imports the cgi module, deprecated since Python 3.11
@@ -86,9 +86,7 @@ def test_rows_through_the_real_driver(middleware: CassandraMiddleware) -> None:
 
 @pytest.mark.integration
 def test_while_cassandra_is_unreachable_the_app_answers_503() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nothing listens there
     app = CassandraMiddleware(
         items_app,
         warmer="lazy",

@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.support.servers import REPO, Server, eventually, get, start
+from tests.support.clients import get
+from tests.support.servers import REPO, Server, start
+from tests.support.wait import eventually
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -102,12 +104,8 @@ def drill_server(kind: str, env: Mapping[str, str], *, workers: int = 2, threads
 
 def wait_ready(server: Server, *, timeout: float = 15.0) -> bool:
     """Wait until the health endpoint said ``ready`` from every worker (``/healthz`` in ``drill_env``)."""
-    seen: set[int] = set()
-
-    def all_ready() -> bool:
-        reply = get(server.port, "/healthz", timeout=2)
-        if reply.status == 200:
-            seen.add(int(reply.json()["pid"]))
-        return seen >= server.worker_pids()
-
-    return bool(eventually(all_ready, timeout=timeout, step=0.02))
+    try:
+        server.every_worker("/healthz", timeout=timeout)
+    except TimeoutError:
+        return False
+    return True
