@@ -350,7 +350,10 @@ def test_batch_of_text_and_prepared_statements(engine: Engine) -> None:
             id="sasi-index",
         ),
         pytest.param(
-            "ALTER TABLE t ALTER v TYPE blob", errors.InvalidRequest, "Altering column types is no longer", id="alter-type"
+            "ALTER TABLE t ALTER v TYPE blob",
+            errors.InvalidRequest,
+            "Altering column types is no longer",
+            id="alter-type",
         ),
         pytest.param("ALTER TABLE t DROP k", errors.InvalidRequest, "Cannot drop PRIMARY KEY column k", id="drop-key"),
         pytest.param(
