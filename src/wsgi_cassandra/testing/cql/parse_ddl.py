@@ -213,7 +213,7 @@ def parse_describe(ts: TokenStream) -> Describe:
     only = ts.accept("only")
     if ts.accept("keyspace"):
         name = None if ts.peek().kind == "eof" or ts.at_op(";") else ts.identifier("a keyspace name")
-        return Describe("only keyspace" if only else "keyspace", name)
+        return Describe("only keyspace" if only else "keyspace", name=name)
     for kind in ("table", "columnfamily", "type", "index", "function", "aggregate"):
         if ts.accept(kind):
             ref = ts.table_ref()
