@@ -79,6 +79,16 @@ def test_alter_table_add_drop_rename_and_options(session: Session, cluster: Clus
         ),
         pytest.param("DROP INDEX nosuch", "Index 'ks.nosuch' doesn't exist", id="drop-index"),
         pytest.param("DROP TYPE nosuch", "Type 'ks.nosuch' doesn't exist", id="drop-type"),
+        pytest.param(
+            "CREATE MATERIALIZED VIEW mv AS SELECT * FROM t WHERE v IS NOT NULL PRIMARY KEY (v, k)",
+            "Materialized views are disabled",
+            id="view",
+        ),
+        pytest.param(
+            "CREATE FUNCTION f (a int) RETURNS NULL ON NULL INPUT RETURNS int LANGUAGE java AS 'return a;'",
+            "User-defined functions are disabled",
+            id="function",
+        ),
         pytest.param("DESCRIBE TYPE nosuch", "User defined type 'nosuch' not found in 'ks'", id="describe-type"),
         pytest.param("DESCRIBE KEYSPACE nosuch", "'nosuch' not found in keyspaces", id="describe-keyspace"),
     ],

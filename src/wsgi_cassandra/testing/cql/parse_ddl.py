@@ -52,8 +52,16 @@ def parse_create(ts: TokenStream) -> Statement:
             fields.append(_field(ts))
         ts.expect_op(")")
         return CreateType(ref, tuple(fields), if_not_exists)
+    if ts.at("materialized"):  # a default 4.0 node refuses them just so
+        raise InvalidRequest("Materialized views are disabled. Enable in cassandra.yaml to use.")
+    if ts.accept("or"):
+        ts.expect("replace")
+    if ts.at("function"):
+        raise InvalidRequest(
+            "User-defined functions are disabled in cassandra.yaml - set enable_user_defined_functions=true to enable"
+        )
     tok = ts.peek()
-    if tok.kind == "ident" and tok.value in ("function", "aggregate", "role"):
+    if tok.kind == "ident" and tok.value in ("aggregate", "role"):
         raise _unsupported(ts, f"CREATE {tok.value.upper()}")
     if tok.kind == "ident" and tok.value in ("materialized", "trigger", "user", "or"):
         raise _unsupported(ts, f"CREATE {tok.value.upper()}")
