@@ -49,6 +49,9 @@ def test_alter_table_add_drop_rename_and_options(session: Session, cluster: Clus
     assert rows(session, "SELECT * FROM t") == [(1, 1, 7, {"x"}, "a")]
     session.execute("ALTER TABLE t RENAME c TO pos")
     assert rows(session, "SELECT pos, v FROM t WHERE k = 1 AND pos = 1") == [(1, "a")]
+    session.execute("INSERT INTO t (k, pos, v) VALUES (1, 2, 'b')")
+    session.execute("DELETE FROM t WHERE k = 1 AND pos > 1")
+    assert rows(session, "SELECT pos FROM t WHERE k = 1") == [(1,)]
     session.execute("ALTER TABLE t DROP v")
     session.execute("ALTER TABLE t ADD v text")
     assert rows(session, "SELECT v FROM t WHERE k = 1") == [(None,)]  # a dropped column's data stays dropped
@@ -213,3 +216,14 @@ def test_a_prepared_select_star_sees_an_added_column(session: Session) -> None:
     session.execute("ALTER TABLE u ADD email text")
     session.execute("UPDATE u SET email = 'a@x' WHERE id = 1")
     assert [tuple(r) for r in session.execute(select, (1,))] == [(1, "a@x", "a")]
+
+
+def test_describe_is_a_syntax_error_before_4_0() -> None:
+    from cassandra.protocol import SyntaxException
+
+    from wsgi_cassandra.testing import CQLServer
+
+    with CQLServer(release_version="3.11.17") as server, Target.for_server(server).cluster() as cluster:
+        session = cluster.connect()
+        with pytest.raises(SyntaxException):
+            session.execute("DESCRIBE KEYSPACES")

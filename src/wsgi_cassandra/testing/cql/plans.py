@@ -115,6 +115,10 @@ def _run_schema(call: Call, stmt: Statement) -> Result:
     if isinstance(stmt, DropType):
         return udt.drop_type(state, stmt, ks)
     assert isinstance(stmt, Describe)
+    if state.release_version.startswith(("2.", "3.")):  # DESCRIBE is server-side from 4.0 on
+        from ..errors import CQLSyntaxError
+
+        raise CQLSyntaxError("line 1:0 no viable alternative at input 'DESCRIBE'")
     return describe(state.catalog, stmt, ks, state.cluster_name)
 
 
