@@ -55,6 +55,9 @@ def test_alter_table_add_drop_rename_and_options(session: Session, cluster: Clus
     session.execute("ALTER TABLE t DROP v")
     session.execute("ALTER TABLE t ADD v text")
     assert rows(session, "SELECT v FROM t WHERE k = 1") == [(None,)]  # a dropped column's data stays dropped
+    assert rows(session, "SELECT column_name, kind, type FROM system_schema.dropped_columns") == [
+        ("v", "regular", "text")
+    ]
     session.execute("ALTER TABLE t WITH comment = 'renamed' AND gc_grace_seconds = 60")
     assert rows(session, "SELECT comment, gc_grace_seconds FROM system_schema.tables WHERE keyspace_name = 'ks'") == [
         ("renamed", 60)

@@ -81,6 +81,7 @@ def _add(state: State, stmt: AlterTable, table: TableDef) -> TableDef:
 
 def _drop(state: State, stmt: AlterTable, table: TableDef, where: str) -> TableDef:
     columns = dict(table.columns)
+    dropped = dict(table.dropped)
     for name in stmt.names:
         col = columns.get(name)
         if col is None:
@@ -93,6 +94,7 @@ def _drop(state: State, stmt: AlterTable, table: TableDef, where: str) -> TableD
                 f"Cannot drop column {name} because it has dependent secondary indexes ({', '.join(dependent)})"
             )
         del columns[name]
+        dropped[name] = (col.kind, col.ctype.text, state.clock())
     data = state.data.get(table.id)
     if data is not None:
         for part in data.partitions.values():
@@ -101,7 +103,7 @@ def _drop(state: State, stmt: AlterTable, table: TableDef, where: str) -> TableD
             for row in part.rows.values():
                 for name in stmt.names:
                     row.cells.pop(name, None)
-    return rebuilt(table, columns=ordered_columns(list(columns.values())))
+    return rebuilt(table, columns=ordered_columns(list(columns.values())), dropped=dropped)
 
 
 def _rename(stmt: AlterTable, table: TableDef, where: str) -> TableDef:

@@ -59,6 +59,7 @@ class TableDef:
     # System tables compute their rows on every read instead of storing them.
     virtual_rows: Callable[[Any], list[dict[str, Any]]] | None = None
     indexes: dict[str, IndexDef] = field(default_factory=dict)
+    dropped: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # name: (kind, type, time in s)
 
     def __post_init__(self) -> None:
         cols = list(self.columns.values())

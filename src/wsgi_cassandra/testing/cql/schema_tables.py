@@ -7,6 +7,7 @@ keyspaces). ``flags = {'compound'}`` matters: without it the driver takes a tabl
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
 
 from .indexes import index_rows
@@ -87,6 +88,22 @@ def _tables(ctx: SystemContext) -> list[dict[str, Any]]:
 
 def _types(ctx: SystemContext) -> list[dict[str, Any]]:
     return type_rows(_schema_keyspaces(ctx))
+
+
+def _dropped_columns(ctx: SystemContext) -> list[dict[str, Any]]:
+    return [
+        {
+            "keyspace_name": ks.name,
+            "table_name": table.name,
+            "column_name": name,
+            "dropped_time": datetime.datetime.fromtimestamp(when, datetime.timezone.utc).replace(tzinfo=None),
+            "kind": kind,
+            "type": type_text,
+        }
+        for ks in _schema_keyspaces(ctx)
+        for table in ks.tables.values()
+        for name, (kind, type_text, when) in table.dropped.items()
+    ]
 
 
 def _indexes(ctx: SystemContext) -> list[dict[str, Any]]:
@@ -205,7 +222,7 @@ def schema_specs(is_v4: bool) -> list[Spec]:
             "keyspace_name text, table_name text, column_name text, dropped_time timestamp, kind text, type text",
             _KT,
             ("table_name", "column_name"),
-            _none,
+            _dropped_columns,
         ),
     ]
 

@@ -154,6 +154,7 @@ def rebuilt(table: TableDef, **changes: Any) -> TableDef:
         "id": table.id,
         "virtual_rows": table.virtual_rows,
         "indexes": table.indexes,
+        "dropped": table.dropped,
     }
     fields.update(changes)
     return TableDef(**fields)
