@@ -109,6 +109,8 @@ def _columns(stmt: CreateTable, ks: KeyspaceDef) -> list[ColumnDef]:
         ctype = types[name]
         if ctype.is_collection and not ctype.frozen:
             raise InvalidRequest(f"Invalid non-frozen collection type for PRIMARY KEY component {name}")
+        if ctype.spec.name in ks.types and not ctype.frozen:
+            raise InvalidRequest(f"Invalid non-frozen user-defined type for PRIMARY KEY component {name}")
         if ctype.is_counter:
             raise InvalidRequest(f"counter type is not supported for PRIMARY KEY column '{name}'")
     for name in stmt.static:

@@ -77,6 +77,8 @@ def create_index(state: State, stmt: CreateIndex, keyspace: str | None) -> Schem
         target_text = quote(col.name)
     else:
         target_text = f"{target}({quote(col.name)})"
+    if ctype.spec.name in ks.types and not ctype.frozen:
+        raise InvalidRequest(f"Cannot create index on non-frozen UDT column {col.name}")
     if ctype.spec.name == "duration":
         raise InvalidRequest("Secondary indexes are not supported on duration columns")
     if col.kind == "partition_key" and len(table.partition_key) == 1:
