@@ -97,7 +97,7 @@ def resolve(spec: TypeSpec, user_types: Mapping[str, Any] | None = None) -> Colu
     elif name in _UNSUPPORTED:
         raise InvalidRequest(f"wsgi_cassandra test server: the {name} type is not supported")
     else:
-        raise InvalidRequest(f"Unknown type {name} (wsgi_cassandra test server: user-defined types are not supported)")
+        raise InvalidRequest(f"Unknown type {name}")
     _CACHE[spec] = result
     return result
 

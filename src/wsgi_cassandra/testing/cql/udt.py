@@ -56,7 +56,14 @@ def user_types(ks: KeyspaceDef) -> dict[str, Any]:
 
 
 def resolve_in(ks: KeyspaceDef, spec: TypeSpec) -> ColumnType:
-    return resolve(spec, user_types(ks))
+    """A type written in a statement on keyspace ``ks``: its user types are known by their names."""
+    try:
+        return resolve(spec, user_types(ks))
+    except InvalidRequest as exc:
+        unknown = exc.message.startswith("Unknown type ") and "." not in exc.message
+        if unknown:  # Cassandra names the keyspace it looked in
+            raise InvalidRequest(f"Unknown type {ks.name}.{exc.message[len('Unknown type ') :]}") from None
+        raise
 
 
 def uses(ctype: ColumnType, name: str) -> bool:
