@@ -25,3 +25,15 @@ def test_import_starts_nothing() -> None:
     assert facts["modules"] == []
     assert facts["driver_cluster"] is False
     assert "CassandraMiddleware" in facts["exports"]
+
+
+PLUGIN_PROBE = """
+import json, sys
+import wsgi_cassandra.testing.pytest_plugin
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("wsgi_cassandra.testing.", "asyncio", "cassandra")))))
+"""
+
+
+def test_the_pytest_plugin_loads_no_server_module_until_a_fixture_is_used() -> None:
+    out = subprocess.run([sys.executable, "-c", PLUGIN_PROBE], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(out.stdout) == ["wsgi_cassandra.testing.pytest_plugin"]

@@ -343,10 +343,19 @@ def test_batch_of_text_and_prepared_statements(engine: Engine) -> None:
         pytest.param(
             "INSERT INTO t (k, v) VALUES ('x', 'a')", errors.InvalidRequest, "Invalid string constant", id="bad-literal"
         ),
-        pytest.param("CREATE INDEX ON t (v)", errors.CQLSyntaxError, "secondary indexes are not supported", id="index"),
         pytest.param(
-            "ALTER TABLE t ADD w int", errors.CQLSyntaxError, "ALTER statements are not supported", id="alter"
+            "CREATE CUSTOM INDEX ON t (v) USING 'org.apache.cassandra.index.sasi.SASIIndex'",
+            errors.InvalidRequest,
+            "SASI indexes are disabled",
+            id="sasi-index",
         ),
+        pytest.param(
+            "ALTER TABLE t ALTER v TYPE blob",
+            errors.InvalidRequest,
+            "Altering column types is no longer",
+            id="alter-type",
+        ),
+        pytest.param("ALTER TABLE t DROP k", errors.InvalidRequest, "Cannot drop PRIMARY KEY column k", id="drop-key"),
         pytest.param(
             "CREATE TABLE u (k tuple<int, int> PRIMARY KEY)",
             errors.InvalidRequest,

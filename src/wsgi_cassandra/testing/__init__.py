@@ -1,14 +1,30 @@
 """A real CQL native-protocol server for tests, demos and fault drills (see docs/testing-server.md).
 
-Importing this package starts no thread and opens no socket; servers start when asked::
+Importing this package starts no thread, opens no socket and loads none of the server's modules (the pytest
+plugin imports it at every pytest start-up); the names below load on first use, servers start when asked::
 
     from wsgi_cassandra.testing import CQLServer, CQLCluster
 """
 
 from __future__ import annotations
 
-from .cluster import CQLCluster
-from .process import ServerProcess
-from .server import CQLServer, CQLServerError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .cluster import CQLCluster
+    from .process import ServerProcess
+    from .server import CQLServer, CQLServerError
 
 __all__ = ["CQLCluster", "CQLServer", "CQLServerError", "ServerProcess"]
+
+_WHERE = {"CQLCluster": ".cluster", "ServerProcess": ".process", "CQLServer": ".server", "CQLServerError": ".server"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

@@ -164,6 +164,82 @@ class Truncate:
     table: TableRef
 
 
+@dataclass(frozen=True)
+class AlterKeyspace:
+    name: str
+    replication: dict[str, str] | None = None
+    durable_writes: bool | None = None
+
+
+@dataclass(frozen=True)
+class AlterTable:
+    table: TableRef
+    action: str  # add | drop | rename | with | alter
+    columns: tuple[tuple[str, TypeSpec], ...] = ()  # ADD
+    names: tuple[str, ...] = ()  # DROP
+    renames: tuple[tuple[str, str], ...] = ()  # RENAME a TO b
+    options: dict[str, object] = field(default_factory=dict)  # WITH
+    static: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class CreateIndex:
+    name: str | None
+    table: TableRef
+    column: str
+    target: str  # values | keys | entries | full
+    if_not_exists: bool = False
+    custom: str | None = None  # USING 'class'
+
+
+@dataclass(frozen=True)
+class DropIndex:
+    keyspace: str | None
+    name: str
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class CreateType:
+    ref: TableRef
+    fields: tuple[tuple[str, TypeSpec], ...]
+    if_not_exists: bool = False
+
+
+@dataclass(frozen=True)
+class AlterType:
+    ref: TableRef
+    add: tuple[str, TypeSpec] | None = None
+    renames: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class DropType:
+    ref: TableRef
+    if_exists: bool = False
+
+
+@dataclass(frozen=True)
+class Describe:
+    kind: str  # keyspaces | keyspace | tables | table | types | type | index | schema | cluster | generic
+    keyspace: str | None = None
+    name: str | None = None
+    full: bool = False
+
+
+SchemaStatement = Union[AlterKeyspace, AlterTable, CreateIndex, DropIndex, CreateType, AlterType, DropType]
 Statement = Union[
-    Select, Insert, Update, Delete, Batch, Use, CreateKeyspace, DropKeyspace, CreateTable, DropTable, Truncate
+    Select,
+    Insert,
+    Update,
+    Delete,
+    Batch,
+    Use,
+    CreateKeyspace,
+    DropKeyspace,
+    CreateTable,
+    DropTable,
+    Truncate,
+    SchemaStatement,
+    Describe,
 ]

@@ -1,7 +1,8 @@
 """The schema: keyspaces, tables and their columns, plus the schema version every node reports.
 
-Table definitions are immutable once created (there is no ALTER); a prepared statement stays valid as
-long as ``Catalog.table()`` still returns the very ``TableDef`` object it was planned against.
+Table definitions are never changed in place: ALTER TABLE, CREATE/DROP INDEX and ALTER TYPE put a new
+``TableDef`` (same id, so the same stored data) in the keyspace; a prepared statement stays valid as long as
+``Catalog.table()`` still returns the very ``TableDef`` object it was planned against.
 """
 
 from __future__ import annotations
@@ -30,6 +31,24 @@ class ColumnDef:
         return self.ctype.cqltype
 
 
+@dataclass(frozen=True)
+class IndexDef:
+    """A secondary index on ``column``: ``target`` is values | keys | entries | full."""
+
+    name: str
+    column: str
+    target: str
+    target_text: str  # as ``system_schema.indexes`` options show it: ``city``, ``keys(m)``, ``values(l)``
+    custom: str | None = None  # the class of a CUSTOM index
+
+
+@dataclass(frozen=True)
+class UserTypeDef:
+    keyspace: str
+    name: str
+    fields: tuple[tuple[str, ColumnType], ...]
+
+
 @dataclass(eq=False)
 class TableDef:
     keyspace: str
@@ -39,6 +58,8 @@ class TableDef:
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     # System tables compute their rows on every read instead of storing them.
     virtual_rows: Callable[[Any], list[dict[str, Any]]] | None = None
+    indexes: dict[str, IndexDef] = field(default_factory=dict)
+    dropped: dict[str, tuple[str, str, float]] = field(default_factory=dict)  # name: (kind, type, time in s)
 
     def __post_init__(self) -> None:
         cols = list(self.columns.values())
@@ -69,6 +90,7 @@ class KeyspaceDef:
     replication: dict[str, str]
     durable_writes: bool = True
     tables: dict[str, TableDef] = field(default_factory=dict)
+    types: dict[str, UserTypeDef] = field(default_factory=dict)
     system: bool = False  # listed in system_schema, not user-modifiable
     virtual: bool = False  # listed in system_virtual_schema (4.x) instead of system_schema
 

@@ -1,4 +1,4 @@
-"""Schema statements against the catalog: CREATE/DROP KEYSPACE and TABLE, TRUNCATE, USE.
+"""Schema statements against the catalog: CREATE/DROP KEYSPACE and TABLE, TRUNCATE, USE (ALTER: ``alter.py``).
 
 Validation and messages follow Cassandra 4 so that application code handling, say, ``AlreadyExists``
 behaves here as against a real cluster. Every schema change gives the catalog a new schema version,
@@ -13,7 +13,7 @@ from ..errors import AlreadyExists, ConfigError, CQLSyntaxError, InvalidRequest,
 from ..results import SchemaChange, SetKeyspace, Void
 from .catalog import ColumnDef, KeyspaceDef, TableDef, ordered_columns
 from .schema_tables import default_options
-from .types import resolve
+from .udt import resolve_in
 
 if TYPE_CHECKING:
     from .ast import CreateKeyspace, CreateTable, DropKeyspace, DropTable, Truncate, Use
@@ -27,14 +27,14 @@ def use(state: State, stmt: Use) -> SetKeyspace:
     return SetKeyspace(state.catalog.keyspace(stmt.keyspace).name)
 
 
-def _user_keyspace(state: State, name: str) -> KeyspaceDef:
+def user_keyspace(state: State, name: str) -> KeyspaceDef:
     ks = state.catalog.keyspace(name)
     if ks.system:
         raise Unauthorized(f"{name} keyspace is not user-modifiable.")
     return ks
 
 
-def _replication(options: dict[str, str]) -> dict[str, str]:
+def replication(options: dict[str, str]) -> dict[str, str]:
     options = dict(options)
     strategy = options.pop("class", None)
     if not strategy:
@@ -59,7 +59,7 @@ def create_keyspace(state: State, stmt: CreateKeyspace) -> Result:
         raise AlreadyExists(f"Keyspace '{stmt.name}' already exists", keyspace=stmt.name)
     if stmt.name.startswith("system"):
         raise InvalidRequest(f"Keyspace name must not start with 'system': {stmt.name}")
-    catalog.keyspaces[stmt.name] = KeyspaceDef(stmt.name, _replication(stmt.replication), stmt.durable_writes)
+    catalog.keyspaces[stmt.name] = KeyspaceDef(stmt.name, replication(stmt.replication), stmt.durable_writes)
     catalog.changed()
     return SchemaChange("CREATED", "KEYSPACE", stmt.name)
 
@@ -70,7 +70,7 @@ def drop_keyspace(state: State, stmt: DropKeyspace) -> Result:
         if stmt.if_exists:
             return Void()
         raise InvalidRequest(f"Keyspace '{stmt.name}' doesn't exist")
-    _user_keyspace(state, stmt.name)
+    user_keyspace(state, stmt.name)
     for table in ks.tables.values():
         state.data.pop(table.id, None)
     del state.catalog.keyspaces[stmt.name]
@@ -82,24 +82,24 @@ def create_table(state: State, stmt: CreateTable, keyspace: str | None) -> Resul
     ks_name = stmt.table.keyspace or keyspace
     if ks_name is None:
         raise InvalidRequest("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename")
-    ks = _user_keyspace(state, ks_name)
+    ks = user_keyspace(state, ks_name)
     name = stmt.table.name
     if name in ks.tables:
         if stmt.if_not_exists:
             return Void()
         raise AlreadyExists(f"Table '{ks_name}.{name}' already exists", keyspace=ks_name, table=name)
-    table = TableDef(ks_name, name, ordered_columns(_columns(stmt)), _options(state, stmt.options))
+    table = TableDef(ks_name, name, ordered_columns(_columns(stmt, ks)), merge_options(state, stmt.options))
     ks.tables[name] = table
     state.catalog.changed()
     return SchemaChange("CREATED", "TABLE", ks_name, name)
 
 
-def _columns(stmt: CreateTable) -> list[ColumnDef]:
+def _columns(stmt: CreateTable, ks: KeyspaceDef) -> list[ColumnDef]:
     types: dict[str, Any] = {}
     for name, spec in stmt.columns:
         if name in types:
             raise InvalidRequest(f"Multiple definition of identifier {name}")
-        types[name] = resolve(spec)
+        types[name] = resolve_in(ks, spec)
     key = list(stmt.partition_key) + list(stmt.clustering)
     for name in key:
         if name not in types:
@@ -109,6 +109,8 @@ def _columns(stmt: CreateTable) -> list[ColumnDef]:
         ctype = types[name]
         if ctype.is_collection and not ctype.frozen:
             raise InvalidRequest(f"Invalid non-frozen collection type for PRIMARY KEY component {name}")
+        if ctype.spec.name in ks.types and not ctype.frozen:
+            raise InvalidRequest(f"Invalid non-frozen user-defined type for PRIMARY KEY component {name}")
         if ctype.is_counter:
             raise InvalidRequest(f"counter type is not supported for PRIMARY KEY column '{name}'")
     for name in stmt.static:
@@ -141,8 +143,9 @@ def _columns(stmt: CreateTable) -> list[ColumnDef]:
     return columns
 
 
-def _options(state: State, given: dict[str, object]) -> dict[str, Any]:
-    options = default_options(not state.release_version.startswith(("2.", "3.")))
+def merge_options(state: State, given: dict[str, object], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``base`` (a new table's defaults when None) with the options of a CREATE/ALTER TABLE ... WITH."""
+    options = dict(base) if base is not None else default_options(not state.release_version.startswith(("2.", "3.")))
     for name, value in given.items():
         if name not in options or name == "extensions":
             raise CQLSyntaxError(f"Unknown property '{name}'")
@@ -173,7 +176,7 @@ def drop_table(state: State, stmt: DropTable, keyspace: str | None) -> Result:
         if stmt.if_exists:
             return Void()
         raise InvalidRequest(f"Table '{ks_name}.{stmt.table.name}' doesn't exist")
-    _user_keyspace(state, ks_name)
+    user_keyspace(state, ks_name)
     del ks.tables[table.name]
     state.data.pop(table.id, None)
     state.catalog.changed()

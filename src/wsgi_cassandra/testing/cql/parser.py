@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .parse_ddl import parse_create, parse_drop, parse_truncate, parse_use
+from .parse_ddl import parse_alter, parse_create, parse_describe, parse_drop, parse_truncate, parse_use
 from .parse_dml import parse_batch, parse_delete, parse_insert, parse_select, parse_update
 from .parser_base import TokenStream
 
@@ -29,8 +29,11 @@ _DISPATCH: dict[str, Callable[[TokenStream], Statement]] = {
     "create": parse_create,
     "drop": parse_drop,
     "truncate": parse_truncate,
+    "alter": parse_alter,
+    "describe": parse_describe,
+    "desc": parse_describe,
 }
-_UNSUPPORTED = ("alter", "grant", "revoke", "list", "describe", "desc")
+_UNSUPPORTED = ("grant", "revoke", "list")
 
 
 def parse(query: str) -> tuple[Statement, int]:
@@ -44,7 +47,7 @@ def parse(query: str) -> tuple[Statement, int]:
             raise CQLSyntaxError(
                 f"line 1:{tok.pos} wsgi_cassandra test server: {tok.value.upper()} statements are not supported"
             )
-        ts.fail("a statement (SELECT, INSERT, UPDATE, DELETE, BATCH, USE, CREATE, DROP, TRUNCATE)")
+        ts.fail("a statement (SELECT, INSERT, UPDATE, DELETE, BATCH, USE, CREATE, ALTER, DROP, TRUNCATE, DESCRIBE)")
     ts.next()
     statement = parser(ts)
     ts.end()

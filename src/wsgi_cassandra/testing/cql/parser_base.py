@@ -212,7 +212,10 @@ class TokenStream:
                 return Relation(column, "in", self.term())
             self.expect_op("(")
             return Relation(column, "in", self._items(")"))
-        if self.at("contains", "like", "is"):
+        if self.accept("contains"):
+            op = "contains key" if self.accept("key") else "contains"
+            return Relation(column, op, self.term())
+        if self.at("like", "is"):
             raise CQLSyntaxError(
                 f"line 1:{self.peek().pos} wsgi_cassandra test server: "
                 f"{self.peek().value.upper()} relations are not supported"

@@ -11,12 +11,20 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 from ..errors import InvalidRequest
 from . import ddl
 from .ast import (
+    AlterKeyspace,
+    AlterTable,
+    AlterType,
     Batch,
+    CreateIndex,
     CreateKeyspace,
     CreateTable,
+    CreateType,
     Delete,
+    Describe,
+    DropIndex,
     DropKeyspace,
     DropTable,
+    DropType,
     Insert,
     Select,
     Statement,
@@ -81,8 +89,37 @@ class SchemaPlan:
             return ddl.create_table(state, stmt, ks)
         if isinstance(stmt, DropTable):
             return ddl.drop_table(state, stmt, ks)
-        assert isinstance(stmt, Truncate)
-        return ddl.truncate(state, stmt, ks)
+        if isinstance(stmt, Truncate):
+            return ddl.truncate(state, stmt, ks)
+        return _run_schema(call, stmt)
+
+
+def _run_schema(call: Call, stmt: Statement) -> Result:
+    """ALTER, CREATE/DROP INDEX and TYPE, DESCRIBE."""
+    from . import alter, indexes, udt
+    from .describe import describe
+
+    state, ks = call.state, call.keyspace
+    if isinstance(stmt, AlterKeyspace):
+        return alter.alter_keyspace(state, stmt)
+    if isinstance(stmt, AlterTable):
+        return alter.alter_table(state, stmt, ks)
+    if isinstance(stmt, CreateIndex):
+        return indexes.create_index(state, stmt, ks)
+    if isinstance(stmt, DropIndex):
+        return indexes.drop_index(state, stmt, ks)
+    if isinstance(stmt, CreateType):
+        return udt.create_type(state, stmt, ks)
+    if isinstance(stmt, AlterType):
+        return udt.alter_type(state, stmt, ks)
+    if isinstance(stmt, DropType):
+        return udt.drop_type(state, stmt, ks)
+    assert isinstance(stmt, Describe)
+    if state.release_version.startswith(("2.", "3.")):  # DESCRIBE is server-side from 4.0 on
+        from ..errors import CQLSyntaxError
+
+        raise CQLSyntaxError("line 1:0 no viable alternative at input 'DESCRIBE'")
+    return describe(state.catalog, stmt, ks, state.cluster_name)
 
 
 class BatchPlan:

@@ -7,7 +7,11 @@ keyspaces). ``flags = {'compound'}`` matters: without it the driver takes a tabl
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
+
+from .indexes import index_rows
+from .udt import type_rows
 
 if TYPE_CHECKING:
     from .catalog import KeyspaceDef, TableDef
@@ -70,14 +74,40 @@ def _keyspaces(ctx: SystemContext) -> list[dict[str, Any]]:
     ]
 
 
-def _table_row(table: TableDef) -> dict[str, Any]:
+def _table_row(table: TableDef, is_v4: bool) -> dict[str, Any]:
     row = {"keyspace_name": table.keyspace, "table_name": table.name, "flags": {"compound"}, "id": table.id}
     row.update(table.options)
+    if is_v4 and not row.get("cdc"):
+        row["cdc"] = None  # a 4.x node leaves cdc unset unless it was set; DESCRIBE still says false
     return row
 
 
 def _tables(ctx: SystemContext) -> list[dict[str, Any]]:
-    return [_table_row(t) for ks in _schema_keyspaces(ctx) for t in ks.tables.values()]
+    return [_table_row(t, ctx.is_v4) for ks in _schema_keyspaces(ctx) for t in ks.tables.values()]
+
+
+def _types(ctx: SystemContext) -> list[dict[str, Any]]:
+    return type_rows(_schema_keyspaces(ctx))
+
+
+def _dropped_columns(ctx: SystemContext) -> list[dict[str, Any]]:
+    return [
+        {
+            "keyspace_name": ks.name,
+            "table_name": table.name,
+            "column_name": name,
+            "dropped_time": datetime.datetime.fromtimestamp(when, datetime.timezone.utc).replace(tzinfo=None),
+            "kind": kind,
+            "type": type_text,
+        }
+        for ks in _schema_keyspaces(ctx)
+        for table in ks.tables.values()
+        for name, (kind, type_text, when) in table.dropped.items()
+    ]
+
+
+def _indexes(ctx: SystemContext) -> list[dict[str, Any]]:
+    return index_rows(_schema_keyspaces(ctx))
 
 
 def _column_rows(keyspaces: list[KeyspaceDef]) -> list[dict[str, Any]]:
@@ -146,7 +176,7 @@ def schema_specs(is_v4: bool) -> list[Spec]:
             "keyspace_name text, type_name text, field_names frozen<list<text>>, field_types frozen<list<text>>",
             _KT,
             ("type_name",),
-            _none,
+            _types,
         ),
         (
             "functions",
@@ -170,7 +200,7 @@ def schema_specs(is_v4: bool) -> list[Spec]:
             f"keyspace_name text, table_name text, index_name text, kind text, options {_MAP}",
             _KT,
             ("table_name", "index_name"),
-            _none,
+            _indexes,
         ),
         (
             "triggers",
@@ -192,7 +222,7 @@ def schema_specs(is_v4: bool) -> list[Spec]:
             "keyspace_name text, table_name text, column_name text, dropped_time timestamp, kind text, type text",
             _KT,
             ("table_name", "column_name"),
-            _none,
+            _dropped_columns,
         ),
     ]
 

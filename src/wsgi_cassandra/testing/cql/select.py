@@ -16,6 +16,7 @@ from cassandra import cqltypes
 from ..errors import InvalidRequest
 from ..results import UNSET, Column, Rows
 from .ast import Select, TypeSpec
+from .indexes import check_index_query, serving_index
 from .keys import clustering_key, clustering_sort, decode_clustering, partition_key
 from .paging import Position, decode_state, encode_state
 from .store import Cell, Partition, Row, live_value
@@ -43,7 +44,10 @@ class SelectPlan:
         self.where = where = Where(table, stmt.where, binder)
         self.virtual = table.virtual_rows is not None
         self.lookup = False
-        if not self.virtual:
+        if not self.virtual and table.indexes and serving_index(table, stmt.where) is not None:
+            self.lookup = where.check_partition_key(True)
+            check_index_query(table, stmt.where, stmt.allow_filtering)
+        elif not self.virtual:
             self.lookup = where.check_partition_key(stmt.allow_filtering)
             where.check_clustering(stmt.allow_filtering)
         self.reverse = self._order(stmt)

@@ -29,6 +29,8 @@ class State:
         data = self.data.get(table.id)
         if data is None:
             data = self.data[table.id] = TableData(table)
+        elif data.table is not table:  # ALTER TABLE made a new definition of the same table
+            data.table = table
         return data
 
     def timestamp(self) -> int:

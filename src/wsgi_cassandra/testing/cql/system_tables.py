@@ -11,9 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from cassandra.murmur3 import murmur3
+
 from .catalog import Catalog, ColumnDef, KeyspaceDef, TableDef, ordered_columns
 from .schema_tables import default_options, schema_specs, virtual_schema_specs
-from .types import parse_type
+from .store import routing_key
+from .types import parse_type, sort_key
 
 if TYPE_CHECKING:
     from .node import NodeInfo
@@ -127,6 +130,23 @@ def _system_specs(is_v4: bool) -> list[Spec]:
     ]
 
 
+def _roles(ctx: SystemContext) -> list[dict[str, Any]]:
+    # The default superuser every node creates; its salted_hash is not the real one (no client reads it).
+    return [{"role": "cassandra", "can_login": True, "is_superuser": True, "member_of": None, "salted_hash": None}]
+
+
+def _auth_specs() -> list[Spec]:
+    return [
+        (
+            "roles",
+            "role text, can_login boolean, is_superuser boolean, member_of set<text>, salted_hash text",
+            ("role",),
+            (),
+            _roles,
+        )
+    ]
+
+
 def _split_columns(text: str) -> list[str]:
     parts, depth, start = [], 0, 0
     for i, ch in enumerate(text):
@@ -150,7 +170,24 @@ def make_table(keyspace: str, spec: Spec, is_v4: bool) -> TableDef:
             kind, position = "regular", -1
         columns.append(ColumnDef(col_name, parse_type(type_text), kind, position))
     options = default_options(is_v4) if keyspace != "system_virtual_schema" else {}
-    return TableDef(keyspace, name, ordered_columns(columns), options, virtual_rows=rows)
+    table = TableDef(keyspace, name, ordered_columns(columns), options)
+    table.virtual_rows = _in_storage_order(rows, table)
+    return table
+
+
+def _in_storage_order(rows: RowsFn, table: TableDef) -> RowsFn:
+    """Rows as a node reads them: partitions in Murmur3 token order, rows in clustering order."""
+    pk = [(c.name, c.cqltype) for c in table.partition_key]
+    ck = [(c.name, sort_key(c.cqltype)) for c in table.clustering]
+
+    def token(row: dict[str, Any]) -> int:
+        parts = [t.serialize(row.get(n), 4) if row.get(n) is not None else b"" for n, t in pk]
+        return int(murmur3(routing_key(parts)))
+
+    def ordered(ctx: SystemContext) -> list[dict[str, Any]]:
+        return sorted(rows(ctx), key=lambda r: (token(r), [key(r[n]) for n, key in ck]))
+
+    return ordered
 
 
 def _keyspace(name: str, replication: dict[str, str], specs: list[Spec], is_v4: bool) -> KeyspaceDef:
@@ -165,7 +202,7 @@ def build_system_keyspaces(is_v4: bool) -> list[KeyspaceDef]:
     keyspaces = [
         _keyspace("system", {"class": _LOCAL}, _system_specs(is_v4), is_v4),
         _keyspace("system_schema", {"class": _LOCAL}, schema_specs(is_v4), is_v4),
-        _keyspace("system_auth", {"class": _SIMPLE, "replication_factor": "1"}, [], is_v4),
+        _keyspace("system_auth", {"class": _SIMPLE, "replication_factor": "1"}, _auth_specs(), is_v4),
         _keyspace("system_distributed", {"class": _SIMPLE, "replication_factor": "3"}, [], is_v4),
         _keyspace("system_traces", {"class": _SIMPLE, "replication_factor": "2"}, [], is_v4),
     ]

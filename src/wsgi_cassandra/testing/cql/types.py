@@ -16,6 +16,8 @@ from cassandra import cqltypes, util
 from ..errors import InvalidRequest
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .ast import TypeSpec
 
 _SIMPLE: dict[str, Any] = {
@@ -64,12 +66,17 @@ class ColumnType:
         return self.spec.name == "counter"
 
 
-def resolve(spec: TypeSpec) -> ColumnType:
-    """Turn a parsed type into a ``ColumnType``; unknown or unsupported types raise InvalidRequest."""
+def resolve(spec: TypeSpec, user_types: Mapping[str, Any] | None = None) -> ColumnType:
+    """Turn a parsed type into a ``ColumnType``; unknown or unsupported types raise InvalidRequest.
+
+    ``user_types`` maps the names of the keyspace's user-defined types to their driver classes.
+    """
     cached = _CACHE.get(spec)
     if cached is not None:
         return cached
     name = spec.name
+    if user_types and _mentions(spec, user_types):
+        return _resolve_udt(spec, user_types)
     if name in _SIMPLE:
         if spec.params:
             raise InvalidRequest(f"Type {name} does not take parameters")
@@ -90,9 +97,35 @@ def resolve(spec: TypeSpec) -> ColumnType:
     elif name in _UNSUPPORTED:
         raise InvalidRequest(f"wsgi_cassandra test server: the {name} type is not supported")
     else:
-        raise InvalidRequest(f"Unknown type {name} (wsgi_cassandra test server: user-defined types are not supported)")
+        raise InvalidRequest(f"Unknown type {name}")
     _CACHE[spec] = result
     return result
+
+
+def _mentions(spec: TypeSpec, user_types: Mapping[str, Any]) -> bool:
+    return spec.name in user_types or any(_mentions(p, user_types) for p in spec.params)
+
+
+def _resolve_udt(spec: TypeSpec, user_types: Mapping[str, Any]) -> ColumnType:
+    """A type naming a user-defined type (not cached: ALTER TYPE gives the name a new class)."""
+    if spec.name in user_types:
+        if spec.params:
+            raise InvalidRequest(f"Type {spec.name} does not take parameters")
+        return ColumnType(
+            user_types[spec.name], f"frozen<{spec.name}>" if spec.frozen else spec.name, spec.frozen, spec
+        )
+    cls, arity = _COLLECTIONS.get(spec.name, (None, 0))
+    if cls is None or len(spec.params) != arity:
+        return resolve(type(spec)(spec.name, (), spec.frozen))  # raises the usual error
+    params = [resolve(p, user_types) for p in spec.params]
+    for param in params:
+        if param.is_collection and not param.frozen:
+            raise InvalidRequest("Non-frozen collections are not allowed inside collections: " + spec.name)
+        if param.spec.name in user_types and not param.frozen:
+            raise InvalidRequest("Non-frozen UDTs are not allowed inside collections: " + spec.name)
+    inner = f"{spec.name}<{', '.join(p.text for p in params)}>"
+    cqltype = cls.apply_parameters([p.cqltype for p in params])
+    return ColumnType(cqltype, f"frozen<{inner}>" if spec.frozen else inner, spec.frozen, spec)
 
 
 def parse_type(text: str) -> ColumnType:

@@ -44,7 +44,8 @@ class Where:
 
                 if rel.op == "=" and isinstance(term, BindMarker):
                     self.eq_markers[col.name] = term.index
-                self.compiled.append((col, rel.op, binder.compile(term, col.ctype, col.name)))
+                ctype = _element_type(col, rel.op) if rel.op.startswith("contains") else col.ctype
+                self.compiled.append((col, rel.op, binder.compile(term, ctype, col.name)))
         self.columns = {c.name for c, _, _ in self.compiled}
         self.ops = {c.name: {op for cc, op, _ in self.compiled if cc is c} for c, _, _ in self.compiled}
 
@@ -129,8 +130,24 @@ class Where:
         return list(itertools.product(*choices))
 
 
+def _element_type(col: ColumnDef, op: str) -> ColumnType:
+    """What ``col CONTAINS x`` / ``col CONTAINS KEY x`` compares x with."""
+    spec = col.ctype.spec
+    if spec.name not in ("list", "set", "map") or (op == "contains key" and spec.name != "map"):
+        raise InvalidRequest(
+            f"Cannot use {op.upper()} on non-{'map' if 'key' in op else 'collection'} column {col.name}"
+        )
+    return resolve(spec.params[1] if spec.name == "map" and op == "contains" else spec.params[0])
+
+
 def matcher(col: ColumnDef, op: str, target: Any) -> Callable[[Any], bool]:
     """A predicate for one restriction, comparing with the column type's order."""
+    if op == "contains":
+        if col.ctype.spec.name == "map":
+            return lambda v: v is not None and target in v.values()
+        return lambda v: v is not None and target in v
+    if op == "contains key":
+        return lambda v: v is not None and target in v
     if op == "in":
         return lambda v: v in target
     if op == "=":
