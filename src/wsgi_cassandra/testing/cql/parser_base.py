@@ -13,7 +13,14 @@ from ..errors import CQLSyntaxError
 from .ast import BindMarker, CollectionLiteral, FunctionCall, Literal, Relation, TableRef, Term, TypeSpec
 from .lexer import Token, tokenize
 
-_LITERAL_KINDS = {"string": "string", "int": "int", "float": "float", "uuid": "uuid", "blob": "blob"}
+_LITERAL_KINDS = {
+    "string": "string",
+    "int": "int",
+    "float": "float",
+    "duration": "duration",
+    "uuid": "uuid",
+    "blob": "blob",
+}
 _RELATION_OPS = ("=", "<", "<=", ">", ">=")
 
 

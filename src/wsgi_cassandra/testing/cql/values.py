@@ -8,6 +8,7 @@ reports as bind metadata, and what ``decode`` uses to deserialize the raw bytes 
 from __future__ import annotations
 
 import datetime
+import re
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -77,7 +78,9 @@ def coerce(ctype: ColumnType, lit: Literal, name: str) -> Any:
     except InvalidRequest:
         raise
     except Exception as exc:
-        raise InvalidRequest(f'Invalid {lit.kind} constant ({lit.text}) for "{name}" of type {ctype.text}') from exc
+        raise InvalidRequest(
+            f'Invalid {_KIND_NAMES.get(lit.kind, lit.kind)} constant ({lit.text}) for "{name}" of type {ctype.text}'
+        ) from exc
 
 
 def _python_value(ctype: ColumnType, lit: Literal) -> Any:
@@ -109,9 +112,65 @@ def _python_value(ctype: ColumnType, lit: Literal) -> Any:
         return util.Time(text)
     if typename == "time" and kind == "int":
         return int(text)
+    if typename == "date" and kind == "int":
+        days = int(text)  # unsigned days with the epoch at 2**31, as Cassandra stores a date
+        if not 0 <= days < 2**32:
+            raise InvalidRequest(f"Unable to coerce '{text}' to a formatted date (long)")
+        return util.Date(days - 2**31)
+    if typename == "duration" and kind == "duration":
+        return parse_duration(text)
     if typename == "inet" and kind == "string":
         return text
-    raise InvalidRequest(f"Invalid {kind} constant ({text}) for a value of type {ctype.text}")
+    raise TypeError(kind)
+
+
+_KIND_NAMES = {
+    "string": "STRING",
+    "int": "INTEGER",
+    "float": "FLOAT",
+    "bool": "BOOLEAN",
+    "uuid": "UUID",
+    "blob": "HEX",
+    "duration": "DURATION",
+}
+_DURATION_UNITS = {  # unit -> (months, days, nanoseconds)
+    "y": (12, 0, 0),
+    "mo": (1, 0, 0),
+    "w": (0, 7, 0),
+    "d": (0, 1, 0),
+    "h": (0, 0, 3600 * 10**9),
+    "m": (0, 0, 60 * 10**9),
+    "s": (0, 0, 10**9),
+    "ms": (0, 0, 10**6),
+    "us": (0, 0, 10**3),
+    "µs": (0, 0, 10**3),
+    "ns": (0, 0, 1),
+}
+_DURATION_RE = re.compile(r"([0-9]+)(mo|ms|us|µs|ns|y|w|d|h|m|s)", re.IGNORECASE)
+_ISO_RE = re.compile(
+    r"P(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)D)?(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+)S)?)?", re.IGNORECASE
+)
+
+
+def parse_duration(text: str) -> util.Duration:
+    """``1h30m``, ``-2d``, ``P1Y2M3DT4H5M6S`` or ``P3W`` as a driver ``Duration`` (months, days, nanoseconds)."""
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("-")
+    months = days = nanos = 0
+    if body[:1] in "pP":
+        if body[-1:] in "wW":
+            days = int(body[1:-1]) * 7
+        else:
+            match = _ISO_RE.fullmatch(body)
+            if match is None:
+                raise InvalidRequest(f"Unable to convert '{text}' to a duration")
+            y, mo, d, h, mi, s = (int(g or 0) for g in match.groups())
+            months, days, nanos = y * 12 + mo, d, ((h * 60 + mi) * 60 + s) * 10**9
+    else:
+        for amount, unit in _DURATION_RE.findall(body):
+            um, ud, un = _DURATION_UNITS[unit.lower()]
+            months, days, nanos = months + int(amount) * um, days + int(amount) * ud, nanos + int(amount) * un
+    return util.Duration(sign * months, sign * days, sign * nanos)
 
 
 _TS_FORMATS = (
