@@ -69,12 +69,16 @@ class SelectPlan:
 
     def _group_by(self, stmt: Select) -> list[ColumnDef]:
         columns = [self.table.column(name) for name in stmt.group_by]
-        for i, col in enumerate(columns):
-            if col not in self.table.primary_key or self.table.primary_key.index(col) != i:
+        keys, i = self.table.primary_key, 0
+        for col in columns:
+            while i < len(keys) and keys[i] is not col and self.where.ops.get(keys[i].name, set()) == {"="}:
+                i += 1  # a column restricted by EQ may be left out of GROUP BY
+            if i >= len(keys) or keys[i] is not col:
                 raise InvalidRequest(
                     "Group by currently only support groups of columns following their declared order in the "
                     "PRIMARY KEY"
                 )
+            i += 1
         return columns
 
     def _group_key(self, part: Partition, row: Row | None) -> tuple[Any, ...]:
@@ -112,7 +116,7 @@ class SelectPlan:
             stream = self._virtual(call, restrictions, resume)
         else:
             stream = self._stored(
-                call, restrictions, resume, _positive(self.per_partition, bound, "PER PARTITION LIMIT")
+                call, restrictions, resume, _positive(self.per_partition, bound, "PER PARTITION LIMIT"), bound
             )
         if self.count:
             now = call.state.clock()
@@ -170,7 +174,12 @@ class SelectPlan:
                         yield Position(offset=index), self.selection.project(row, None, 0.0)
 
     def _stored(
-        self, call: Call, restrictions: Restrictions, resume: Position | None, per_partition: int | None
+        self,
+        call: Call,
+        restrictions: Restrictions,
+        resume: Position | None,
+        per_partition: int | None,
+        bound: Sequence[Any] = (),
     ) -> Iterator[tuple[Position, list[Any]]]:
         table, data, now = self.table, call.state.data_for(self.table), call.state.clock()
         if self.lookup:
@@ -184,6 +193,8 @@ class SelectPlan:
         else:
             parts = data.scan((resume.token, resume.key) if resume and resume.key is not None else None)
         pk_preds = [] if self.lookup else predicates(table, restrictions, ("partition_key",))
+        token_preds = self.where.token_predicates(bound) if self.where.tokens else []
+        multi_preds = self.where.multi_predicates(bound) if self.where.multi else []
         ck_preds = predicates(table, restrictions, ("clustering",))
         other_preds = predicates(table, restrictions, ("regular", "static"))
         full = self.where.full_clustering(restrictions) if table.clustering else [()]
@@ -194,6 +205,8 @@ class SelectPlan:
                 continue
             if pk_preds and not all(pred(part.key[table.columns[n].position]) for n, pred in pk_preds):
                 continue
+            if token_preds and not all(pred(part.token) for pred in token_preds):
+                continue
             after = None
             if resume is not None and (part.token, key) == (resume.token, resume.key) and resume.ckey is not None:
                 after = clustering_sort(table, decode_clustering(table, resume.ckey))
@@ -201,6 +214,8 @@ class SelectPlan:
             for row in self._rows(part, full, after, now):
                 seen += 1
                 if ck_preds and not all(pred(row.clustering[table.columns[n].position]) for n, pred in ck_preds):
+                    continue
+                if multi_preds and not all(pred(row.clustering) for pred in multi_preds):
                     continue
                 if other_preds and not all(pred(self._value(part, row, n, now)) for n, pred in other_preds):
                     continue
@@ -211,7 +226,7 @@ class SelectPlan:
                 emitted += 1
                 if self.distinct or (per_partition is not None and emitted >= per_partition):
                     break
-            static_only = not seen and table.has_static and not ck_preds and not other_preds
+            static_only = not seen and table.has_static and not ck_preds and not other_preds and not multi_preds
             if static_only and after is None and _live_static(part, now):
                 yield Position(part.token, key, None), self._project(part, None, now)
             if resume is not None and (part.token, key) == (resume.token, resume.key):
