@@ -115,7 +115,6 @@ def _from_json(ctype: ColumnType, doc: Any) -> Any:
     if doc is None:
         return None
     typename = ctype.spec.name
-    cqltype = ctype.cqltype
     if typename in _NUMBERS:
         if isinstance(doc, bool) or (isinstance(doc, decimal.Decimal) and doc != int(doc)):
             raise ValueError(f"Expected an integer, got {doc!r}")

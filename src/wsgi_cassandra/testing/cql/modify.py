@@ -257,11 +257,11 @@ class UpdatePlan(_Write):
         if stmt.conditions:
             self.conditions = Conditions(table, stmt.conditions, self.binder)
         only_static = all(col.kind == "static" for col, _, _ in self.assignments)
-        if only_static and table.clustering and any(c.name in self.where.columns for c in table.clustering):
-            if not self.conditions or self.conditions.static_only:
-                raise InvalidRequest(
-                    "Invalid restrictions on clustering columns since the UPDATE statement modifies only static columns"
-                )
+        restricts_clustering = any(c.name in self.where.columns for c in table.clustering)
+        if only_static and restricts_clustering and (not self.conditions or self.conditions.static_only):
+            raise InvalidRequest(
+                "Invalid restrictions on clustering columns since the UPDATE statement modifies only static columns"
+            )
         _check_key_where(self.where, table, need_clustering=not only_static)
         self._finish([self.where.eq_markers.get(c.name) for c in table.partition_key])
 

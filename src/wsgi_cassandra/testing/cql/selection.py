@@ -298,7 +298,7 @@ class Selection:
             else:
                 assert sub.term is not None
                 constant = self.binder.compile(sub.term, functions.ctype_of(param), f"arg{i}(system.{name})")
-                getters.append(lambda p, r, n, c=constant: c(()))
+                getters.append(_constant(constant(())))
         return Node(fn.return_type, lambda p, r, n: functions.call(fn, [g(p, r, n) for g in getters]))
 
     def _token(self, sel: Selector) -> Node:
@@ -351,6 +351,10 @@ class Selection:
     def _finish(self, accumulators: list[Accumulator]) -> list[Any]:
         values = [a.result() for a in accumulators]
         return [self.to_json(values)] if self.json else values
+
+
+def _constant(value: Any) -> Callable[[Any, Any, float], Any]:
+    return lambda part, row, now: value
 
 
 def _apply(convert: Callable[[Any], Any], value: Any) -> Any:

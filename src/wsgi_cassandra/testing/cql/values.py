@@ -107,7 +107,7 @@ class Binder:
         for field_name in given:
             if field_name not in fieldnames:
                 raise InvalidRequest(f"Unknown field '{field_name}' in value of user defined type {cqltype.typename}")
-        compiled = []
+        compiled: list[Compiled | None] = []
         for field_name, sub in zip(fieldnames, cqltype.subtypes):
             field_term = given.get(field_name)
             if field_term is None:

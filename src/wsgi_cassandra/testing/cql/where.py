@@ -120,18 +120,14 @@ class Where:
         """Predicates on a row's clustering values for the multi-column relations."""
         preds: list[Callable[[tuple[Any, ...]], bool]] = []
         for columns, op, fn in self.multi:
-            start, count = columns[0].position, len(columns)
             keys = [sort_key(c.cqltype) for c in columns]
             value = fn(bound)
             if op == "in":
                 wanted = [tuple(k(v) for k, v in zip(keys, t)) for t in value]
-                preds.append(
-                    lambda c, s=start, n=count, ks=keys, w=wanted: tuple(k(v) for k, v in zip(ks, c[s : s + n])) in w
-                )
-                continue
-            target = tuple(k(v) for k, v in zip(keys, value))
-            test = _compare(op, target)
-            preds.append(lambda c, s=start, n=count, ks=keys, t=test: t(tuple(k(v) for k, v in zip(ks, c[s : s + n]))))
+                test: Callable[[Any], bool] = wanted.__contains__
+            else:
+                test = _compare(op, tuple(k(v) for k, v in zip(keys, value)))
+            preds.append(_multi_predicate(columns[0].position, keys, test))
         return preds
 
     @staticmethod
@@ -223,6 +219,13 @@ class Where:
             op, value = rel[0]
             choices.append([value] if op == "=" else value)
         return list(itertools.product(*choices))
+
+
+def _multi_predicate(
+    start: int, keys: list[Callable[[Any], Any]], test: Callable[[Any], bool]
+) -> Callable[[tuple[Any, ...]], bool]:
+    end = start + len(keys)
+    return lambda clustering: test(tuple(k(v) for k, v in zip(keys, clustering[start:end])))
 
 
 def _compare(op: str, target: Any) -> Callable[[Any], bool]:
