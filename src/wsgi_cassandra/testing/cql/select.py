@@ -108,6 +108,8 @@ class SelectPlan:
     # -- execution ----------------------------------------------------------------------------------------
     def run(self, call: Call, bound: Sequence[Any], page_size: int | None, paging_state: bytes | None) -> Rows:
         restrictions = self.where.evaluate(bound)
+        if not self.fast:
+            self.selection.bound = bound
         limit = _positive(self.limit, bound, "LIMIT")
         resume, remaining = decode_state(paging_state)
         if remaining is not None:

@@ -22,7 +22,7 @@ from cassandra import cqltypes
 from ..errors import InvalidRequest
 from ..results import Column
 from . import functions, json_io
-from .ast import Literal
+from .ast import BindMarker, Literal
 from .types import ColumnType, resolve, sort_key
 
 if TYPE_CHECKING:
@@ -148,6 +148,9 @@ class Selection:
         json: bool = False,
     ) -> None:
         self.table, self.binder = table, binder
+        # The bound values of the running execution (set by SelectPlan.run under the engine's lock), for
+        # markers inside selectors: ``m[?]``, ``fn(?)``.
+        self.bound: Sequence[Any] = ()
         self.columns_selected: list[ColumnDef | None] = []  # plain column selectors (DISTINCT checks)
         if selectors is None:
             nodes = [self._column(c) for c in table.columns.values()]
@@ -243,7 +246,7 @@ class Selection:
             container = base.value(part, row, now)
             if container is None:
                 return None
-            k = key(())
+            k = key(self.bound)
             if is_map:
                 return container.get(k)
             return k if k in container else None
@@ -297,9 +300,15 @@ class Selection:
                 getters.append(node.value)
             else:
                 assert sub.term is not None
-                constant = self.binder.compile(sub.term, functions.ctype_of(param), f"arg{i}(system.{name})")
-                getters.append(_constant(constant(())))
+                compiled = self.binder.compile(sub.term, functions.ctype_of(param), f"arg{i}(system.{name})")
+                if isinstance(sub.term, BindMarker):
+                    getters.append(self._bound_getter(compiled))
+                else:
+                    getters.append(_constant(compiled(())))
         return Node(fn.return_type, lambda p, r, n: functions.call(fn, [g(p, r, n) for g in getters]))
+
+    def _bound_getter(self, compiled: Callable[[Sequence[Any]], Any]) -> Callable[[Any, Any, float], Any]:
+        return lambda part, row, now: compiled(self.bound)
 
     def _token(self, sel: Selector) -> Node:
         names = [a.column for a in sel.args if a.kind == "column"]
