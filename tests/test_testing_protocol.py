@@ -334,7 +334,8 @@ def test_pack_puts_whole_frames_in_self_contained_segments(sizes: list[int], seg
 @pytest.mark.parametrize("version", [3, 4, 5])
 def test_type_options_decode_to_the_same_driver_type(cqltype: Any, version: int) -> None:
     decoded = ResultMessage.read_type(io.BytesIO(typecodes.option(cqltype, version)), {})
-    assert decoded.cql_parameterized_type() == cqltype.cql_parameterized_type()
+    expected = cqltype.cql_parameterized_type().replace("text", "varchar")  # a node sends UTF8Type as varchar
+    assert decoded.cql_parameterized_type() == expected
 
 
 @pytest.mark.parametrize("name", sorted(errors.ERRORS_BY_NAME))

@@ -23,7 +23,7 @@ _BY_TYPENAME: dict[str, int] = {
     "double": 0x0007,
     "float": 0x0008,
     "int": 0x0009,
-    "text": 0x000A,
+    "text": 0x000D,  # Cassandra sends UTF8Type as varchar on every protocol version
     "timestamp": 0x000B,
     "uuid": 0x000C,
     "varchar": 0x000D,

@@ -30,6 +30,16 @@ class CollectionLiteral:
 
 
 @dataclass(frozen=True)
+class TupleLiteral:
+    items: tuple[Term, ...]
+
+
+@dataclass(frozen=True)
+class UserTypeLiteral:
+    fields: tuple[tuple[str, Term], ...]
+
+
+@dataclass(frozen=True)
 class FunctionCall:
     name: str  # now | uuid | totimestamp | currenttimestamp | ... (see values.py)
     args: tuple[Term, ...] = ()
@@ -44,7 +54,7 @@ class Arithmetic:
     term: Term
 
 
-Term = Union[Literal, BindMarker, CollectionLiteral, FunctionCall]
+Term = Union[Literal, BindMarker, CollectionLiteral, TupleLiteral, UserTypeLiteral, FunctionCall]
 
 
 @dataclass(frozen=True)
@@ -56,15 +66,33 @@ class TableRef:
 @dataclass(frozen=True)
 class Relation:
     column: str
-    op: str  # = | in | < | <= | > | >=
+    op: str  # = | != | in | < | <= | > | >=
     term: Term | tuple[Term, ...]  # a tuple for ``IN (a, b)``; a marker for ``IN ?``
+    # ``token(a, b) > term`` (kind "token") or ``(c1, c2) > (1, 2)`` (kind "multi"): the columns named
+    columns: tuple[str, ...] = ()
+    kind: str = "single"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``IF`` condition of an UPDATE/DELETE: ``col op term``, ``col[key] op term``, ``col.field op term``."""
+
+    column: str
+    op: str
+    term: Term | tuple[Term, ...]
+    element: Term | None = None
+    field: str | None = None
 
 
 @dataclass(frozen=True)
 class Selector:
-    kind: str  # column | count | writetime | ttl
+    kind: str  # column | count | writetime | ttl | call | cast | element | field | term
     column: str | None
     alias: str | None = None
+    args: tuple[Selector, ...] = ()  # call/cast arguments; element/field: the selected column's selector
+    name: str = ""  # call: function name; cast: target type; field: field name
+    term: Term | None = None  # element: the key or index; term: a literal argument
+    text: str = ""  # the selector as Cassandra names its result column
 
 
 @dataclass(frozen=True)
@@ -77,6 +105,8 @@ class Select:
     per_partition_limit: Term | None = None
     allow_filtering: bool = False
     distinct: bool = False
+    json: bool = False
+    group_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,16 +117,27 @@ class Insert:
     if_not_exists: bool = False
     ttl: Term | None = None
     timestamp: Term | None = None
+    json: Term | None = None  # INSERT ... JSON '...': columns and values are empty
+    default_unset: bool = False
+
+
+@dataclass(frozen=True)
+class ElementSet:
+    """``col[key] = term`` on the left of SET."""
+
+    key: Term
+    term: Term
 
 
 @dataclass(frozen=True)
 class Update:
     table: TableRef
-    assignments: tuple[tuple[str, Term | Arithmetic], ...]
+    assignments: tuple[tuple[str, Term | Arithmetic | ElementSet], ...]
     where: tuple[Relation, ...]
     if_exists: bool = False
     ttl: Term | None = None
     timestamp: Term | None = None
+    conditions: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,11 +147,14 @@ class Delete:
     where: tuple[Relation, ...]
     if_exists: bool = False
     timestamp: Term | None = None
+    conditions: tuple[Condition, ...] = ()
+    elements: tuple[tuple[str, Term], ...] = ()  # ``DELETE m[k], l[0]``
 
 
 @dataclass(frozen=True)
 class Batch:
     statements: tuple[Insert | Update | Delete, ...]
+    timestamp: Term | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import CQLError, InvalidRequest, ServerError, Unprepared
-from ..results import Prepared, Result, Void
+from ..results import Prepared, Result
 from .catalog import Catalog
 from .modify import DeletePlan, InsertPlan, UpdatePlan
 from .parser import parse
@@ -119,7 +119,7 @@ class Engine:
         keyspace: str | None,
         node: NodeInfo,
         protocol_version: int,
-    ) -> Void:
+    ) -> Result:
         with self._lock, _errors("BATCH"):
             items: list[tuple[WritePlan, list[Any]]] = []
             for query_or_id, values in statements:
@@ -131,8 +131,7 @@ class Engine:
                 if not isinstance(plan, (InsertPlan, UpdatePlan, DeletePlan)):
                     raise InvalidRequest("Only INSERT, UPDATE and DELETE statements are allowed in a BATCH")
                 items.append((plan, decode(values, plan.bind_columns, plan.bind_types, protocol_version)))
-            run_batch(Call(self._state, node, protocol_version, keyspace), items)
-            return Void()
+            return run_batch(Call(self._state, node, protocol_version, keyspace), items)
 
     # -- internals --------------------------------------------------------------------------------------
     def _lookup(self, query_id: bytes) -> tuple[str, str | None]:

@@ -16,6 +16,11 @@ _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+|--[^\n]*|//[^\n]*|/\*.*?\*/)
   | (?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-]))
+  | (?P<duration>-?(?:
+        (?:[0-9]+(?:mo|ms|us|µs|ns|y|w|d|h|m|s))+
+      | P[0-9]+W
+      | P(?=[0-9]|T[0-9])(?:[0-9]+Y)?(?:[0-9]+M)?(?:[0-9]+D)?(?:T(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+S)?)?
+    )(?![\w.]))
   | (?P<blob>0[xX][0-9a-fA-F]*(?!\w))
   | (?P<float>-?(?:[0-9]+\.[0-9]*(?:[eE][+-]?[0-9]+)?|[0-9]+[eE][+-]?[0-9]+)(?![\w.]))
   | (?P<int>-?[0-9]+(?![\w.]))
@@ -26,13 +31,13 @@ _TOKEN_RE = re.compile(
   | (?P<named>:[a-zA-Z][a-zA-Z0-9_]*|:"(?:[^"]|"")+")
   | (?P<op><=|>=|!=|[-+(),;.*=<>\[\]{}:?])
     """,
-    re.VERBOSE | re.DOTALL,
+    re.VERBOSE | re.DOTALL | re.IGNORECASE,
 )
 
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # ident | qident | string | int | float | uuid | blob | named | op | eof
+    kind: str  # ident | qident | string | int | float | duration | uuid | blob | named | op | eof
     value: str  # identifiers lower-cased (unless quoted), strings unescaped, ops verbatim
     pos: int
     raw: str

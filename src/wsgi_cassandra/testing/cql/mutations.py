@@ -31,7 +31,10 @@ def write_meta(
 ) -> tuple[int, float | None]:
     """The write timestamp (microseconds) and the expiry time (clock seconds) of a write."""
     ts_value = timestamp(bound) if timestamp is not None else None
-    ts = call.state.timestamp() if ts_value is None or ts_value is UNSET else int(ts_value)
+    if ts_value is None or ts_value is UNSET:
+        ts = call.timestamp if call.timestamp is not None else call.state.timestamp()
+    else:
+        ts = int(ts_value)
     ttl_value = ttl(bound) if ttl is not None else None
     if ttl_value is None or ttl_value is UNSET:
         ttl_value = int(table.options.get("default_time_to_live") or 0)

@@ -5,7 +5,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import CQLSyntaxError
-from .ast import Arithmetic, Batch, Delete, Insert, Select, Selector, Term, Update
+from .ast import (
+    Arithmetic,
+    Batch,
+    BindMarker,
+    Condition,
+    Delete,
+    ElementSet,
+    Insert,
+    Literal,
+    Select,
+    Selector,
+    Term,
+    Update,
+)
 
 if TYPE_CHECKING:
     from .parser_base import TokenStream
@@ -16,15 +29,20 @@ def _unsupported(ts: TokenStream, what: str) -> CQLSyntaxError:
 
 
 def parse_select(ts: TokenStream) -> Select:
-    if ts.at("json"):
-        raise _unsupported(ts, "SELECT JSON")
+    json = ts.at("json") and not (ts.peek(1).kind == "ident" and ts.peek(1).value in ("from", "as"))
+    if json:
+        ts.next()
     distinct = ts.accept("distinct")
     selectors = None if ts.accept_op("*") else _selectors(ts)
     ts.expect("from")
     table = ts.table_ref()
     where = ts.where() if ts.accept("where") else ()
-    if ts.at("group"):
-        raise _unsupported(ts, "GROUP BY")
+    group_by: list[str] = []
+    if ts.accept("group"):
+        ts.expect("by")
+        group_by.append(ts.identifier("a primary key column"))
+        while ts.accept_op(","):
+            group_by.append(ts.identifier("a primary key column"))
     order: list[tuple[str, bool]] = []
     if ts.accept("order"):
         ts.expect("by")
@@ -46,7 +64,18 @@ def parse_select(ts: TokenStream) -> Select:
     if ts.accept("allow"):
         ts.expect("filtering")
         allow_filtering = True
-    return Select(table, selectors, where, tuple(order), limit, per_partition_limit, allow_filtering, distinct)
+    return Select(
+        table,
+        selectors,
+        where,
+        tuple(order),
+        limit,
+        per_partition_limit,
+        allow_filtering,
+        distinct,
+        json,
+        tuple(group_by),
+    )
 
 
 def _selectors(ts: TokenStream) -> tuple[Selector, ...]:
@@ -57,34 +86,81 @@ def _selectors(ts: TokenStream) -> tuple[Selector, ...]:
 
 
 def _selector(ts: TokenStream) -> Selector:
-    name = ts.identifier("a column name, COUNT(*), WRITETIME(col) or TTL(col)")
-    is_call = ts.peek(-1).kind == "ident" and ts.at_op("(")
-    selector = Selector("column", name)
-    if is_call and name == "count":
-        ts.expect_op("(")
-        if not ts.accept_op("*"):
-            tok = ts.next()
-            if tok.kind != "int" or tok.value != "1":
-                raise _unsupported(ts, "COUNT of a column (use COUNT(*) or COUNT(1))")
-        ts.expect_op(")")
-        selector = Selector("count", None)
-    elif is_call and name in ("writetime", "ttl"):
-        ts.expect_op("(")
-        column = ts.identifier("a column name")
-        ts.expect_op(")")
-        selector = Selector(name, column)
-    elif is_call:
-        raise _unsupported(ts, f"the function {name}() in a selection")
+    selector = _selector_expr(ts)
     if ts.accept("as"):
-        return Selector(selector.kind, selector.column, ts.identifier("an alias"))
+        alias = ts.identifier("an alias")
+        return Selector(
+            selector.kind, selector.column, alias, selector.args, selector.name, selector.term, selector.text
+        )
     return selector
+
+
+def _selector_expr(ts: TokenStream) -> Selector:
+    """A column, ``col[key]``, ``col.field``, ``fn(args)``, ``COUNT(*)``, ``CAST(x AS type)`` or a literal."""
+    tok = ts.peek()
+    if tok.kind == "ident" and ts.peek(1).kind == "op" and ts.peek(1).value == "(":
+        ts.i += 2
+        name = tok.value
+        if name == "count" and (ts.at_op("*") or (ts.peek().kind == "int" and ts.peek().value == "1")):
+            ts.next()
+            ts.expect_op(")")
+            return Selector("count", None, text="count")
+        if name == "cast":
+            arg = _selector_expr(ts)
+            ts.expect("as")
+            type_name = ts.identifier("a native type")
+            ts.expect_op(")")
+            return Selector("cast", None, args=(arg,), name=type_name, text=f"cast({arg.text} as {type_name})")
+        args: list[Selector] = []
+        while not ts.accept_op(")"):
+            if args:
+                ts.expect_op(",")
+            args.append(_selector_expr(ts))
+        if name in ("writetime", "ttl"):
+            if len(args) != 1 or args[0].kind != "column":
+                ts.fail("a column name")
+            return Selector(name, args[0].column, text=f"{name}({args[0].text})")
+        text = f"system.{name}({', '.join(a.text for a in args)})"
+        return Selector("call", None, args=tuple(args), name=name, text=text)
+    if tok.kind in ("ident", "qident") and not (tok.kind == "ident" and tok.value in ("true", "false", "null")):
+        column = ts.identifier("a column name")
+        selector = Selector("column", column, text=column if tok.kind == "ident" else tok.raw)
+        while True:
+            if ts.accept_op("["):
+                key = ts.term()
+                ts.expect_op("]")
+                text = f"{selector.text}[{_term_text(ts, key)}]"
+                selector = Selector("element", column, args=(selector,), term=key, text=text)
+            elif ts.at_op(".") and ts.peek(1).kind in ("ident", "qident"):
+                ts.next()
+                field = ts.identifier("a field name")
+                selector = Selector("field", column, args=(selector,), name=field, text=f"{selector.text}.{field}")
+            else:
+                return selector
+    start = ts.peek().pos
+    term = ts.term()
+    return Selector("term", None, term=term, text=ts.query[start : ts.peek().pos].strip())
+
+
+def _term_text(ts: TokenStream, term: Term) -> str:
+    if isinstance(term, Literal):
+        return "'" + term.text.replace("'", "''") + "'" if term.kind == "string" else term.text
+    return "?" if isinstance(term, BindMarker) else str(term)
 
 
 def parse_insert(ts: TokenStream) -> Insert:
     ts.expect("into")
     table = ts.table_ref()
-    if ts.at("json"):
-        raise _unsupported(ts, "INSERT JSON")
+    if ts.accept("json"):
+        document = ts.term()
+        default_unset = False
+        if ts.accept("default"):
+            default_unset = ts.accept("unset")
+            if not default_unset:
+                ts.expect("null")
+        if_not_exists = ts.if_not_exists()
+        ttl, timestamp = ts.using()
+        return Insert(table, (), (), if_not_exists, ttl, timestamp, document, default_unset)
     ts.expect_op("(")
     columns = [ts.identifier("a column name")]
     while ts.accept_op(","):
@@ -97,9 +173,9 @@ def parse_insert(ts: TokenStream) -> Insert:
         values.append(ts.term())
     ts.expect_op(")")
     if len(values) != len(columns):
-        raise CQLSyntaxError(
-            f"line 1:{ts.peek().pos} Unmatched column names/values: {len(columns)} names, {len(values)} values"
-        )
+        from ..errors import InvalidRequest
+
+        raise InvalidRequest("Unmatched column names/values")
     if_not_exists = ts.if_not_exists()
     ttl, timestamp = ts.using()
     if not if_not_exists:
@@ -116,19 +192,58 @@ def parse_update(ts: TokenStream) -> Update:
         assignments.append(_assignment(ts))
     ts.expect("where")
     where = ts.where()
-    return Update(table, tuple(assignments), where, _if_exists(ts), ttl, timestamp)
+    if_exists, conditions = _conditions(ts)
+    return Update(table, tuple(assignments), where, if_exists, ttl, timestamp, conditions)
 
 
-def _if_exists(ts: TokenStream) -> bool:
-    if ts.at("if") and not (ts.peek(1).kind == "ident" and ts.peek(1).value == "exists"):
-        raise _unsupported(ts, "a lightweight-transaction condition other than IF EXISTS")
-    return ts.if_exists()
+_CONDITION_OPS = ("=", "!=", "<", "<=", ">", ">=")
 
 
-def _assignment(ts: TokenStream) -> tuple[str, Term | Arithmetic]:
+def _conditions(ts: TokenStream) -> tuple[bool, tuple[Condition, ...]]:
+    """``IF EXISTS`` or ``IF cond AND cond ...`` after the WHERE clause of an UPDATE or DELETE."""
+    if not ts.accept("if"):
+        return False, ()
+    if ts.accept("exists"):
+        return True, ()
+    conditions = [_condition(ts)]
+    while ts.accept("and"):
+        conditions.append(_condition(ts))
+    return False, tuple(conditions)
+
+
+def _condition(ts: TokenStream) -> Condition:
     column = ts.identifier("a column name")
-    if ts.at_op("["):
-        raise _unsupported(ts, "setting a collection element (col[key] = ...)")
+    element: Term | None = None
+    field: str | None = None
+    if ts.accept_op("["):
+        element = ts.term()
+        ts.expect_op("]")
+    elif ts.accept_op("."):
+        field = ts.identifier("a field name")
+    if ts.accept("in"):
+        if ts.at_op("?") or ts.peek().kind == "named":
+            return Condition(column, "in", ts.term(), element, field)
+        ts.expect_op("(")
+        items: list[Term] = []
+        while not ts.accept_op(")"):
+            if items:
+                ts.expect_op(",")
+            items.append(ts.term())
+        return Condition(column, "in", tuple(items), element, field)
+    tok = ts.peek()
+    if tok.kind != "op" or tok.value not in _CONDITION_OPS:
+        ts.fail("a condition operator (=, !=, <, <=, >, >=, IN)")
+    ts.next()
+    return Condition(column, tok.value, ts.term(), element, field)
+
+
+def _assignment(ts: TokenStream) -> tuple[str, Term | Arithmetic | ElementSet]:
+    column = ts.identifier("a column name")
+    if ts.accept_op("["):
+        key = ts.term()
+        ts.expect_op("]")
+        ts.expect_op("=")
+        return column, ElementSet(key, ts.term())
     ts.expect_op("=")
     tok = ts.peek()
     if tok.kind in ("ident", "qident") and tok.value == column and ts.peek(1).value != "(":
@@ -158,12 +273,16 @@ def _negated(text: str) -> Term:
 
 def parse_delete(ts: TokenStream) -> Delete:
     columns: list[str] = []
-    if not ts.at("from"):
-        columns.append(ts.identifier("a column name"))
-        if ts.at_op("["):
-            raise _unsupported(ts, "deleting a collection element (col[key])")
-        while ts.accept_op(","):
-            columns.append(ts.identifier("a column name"))
+    elements: list[tuple[str, Term]] = []
+    while not ts.at("from"):
+        if columns or elements:
+            ts.expect_op(",")
+        name = ts.identifier("a column name")
+        if ts.accept_op("["):
+            elements.append((name, ts.term()))
+            ts.expect_op("]")
+        else:
+            columns.append(name)
     ts.expect("from")
     table = ts.table_ref()
     ttl, timestamp = ts.using()
@@ -171,7 +290,8 @@ def parse_delete(ts: TokenStream) -> Delete:
         raise CQLSyntaxError("line 1:0 DELETE does not accept USING TTL")
     ts.expect("where")
     where = ts.where()
-    return Delete(table, tuple(columns), where, _if_exists(ts), timestamp)
+    if_exists, conditions = _conditions(ts)
+    return Delete(table, tuple(columns), where, if_exists, timestamp, conditions, tuple(elements))
 
 
 def parse_batch(ts: TokenStream) -> Batch:
@@ -181,8 +301,6 @@ def parse_batch(ts: TokenStream) -> Batch:
         ts.accept("unlogged") or ts.accept("logged")
     ts.expect("batch")
     _ttl, timestamp = ts.using()
-    if timestamp is not None:
-        raise _unsupported(ts, "USING TIMESTAMP on a whole BATCH")
     statements: list[Insert | Update | Delete] = []
     while not ts.accept("apply"):
         if ts.accept("insert"):
@@ -192,7 +310,7 @@ def parse_batch(ts: TokenStream) -> Batch:
         elif ts.accept("delete"):
             statements.append(parse_delete(ts))
         else:
-            ts.fail("INSERT, UPDATE, DELETE or APPLY BATCH")
+            ts.fail("K_APPLY")
         ts.accept_op(";")
     ts.expect("batch")
-    return Batch(tuple(statements))
+    return Batch(tuple(statements), timestamp)

@@ -10,10 +10,28 @@ from __future__ import annotations
 from typing import NoReturn
 
 from ..errors import CQLSyntaxError
-from .ast import BindMarker, CollectionLiteral, FunctionCall, Literal, Relation, TableRef, Term, TypeSpec
+from .ast import (
+    BindMarker,
+    CollectionLiteral,
+    FunctionCall,
+    Literal,
+    Relation,
+    TableRef,
+    Term,
+    TupleLiteral,
+    TypeSpec,
+    UserTypeLiteral,
+)
 from .lexer import Token, tokenize
 
-_LITERAL_KINDS = {"string": "string", "int": "int", "float": "float", "uuid": "uuid", "blob": "blob"}
+_LITERAL_KINDS = {
+    "string": "string",
+    "int": "int",
+    "float": "float",
+    "duration": "duration",
+    "uuid": "uuid",
+    "blob": "blob",
+}
 _RELATION_OPS = ("=", "<", "<=", ">", ">=")
 
 
@@ -148,6 +166,8 @@ class TokenStream:
             self.i += 1
             if self.accept_op("}"):
                 return CollectionLiteral("set")
+            if self.peek().kind in ("ident", "qident") and self.peek(1).kind == "op" and self.peek(1).value == ":":
+                return self._user_type_literal()
             first = self.term()
             if self.accept_op(":"):
                 pairs = [(first, self.term())]
@@ -163,8 +183,19 @@ class TokenStream:
             self.expect_op("}")
             return CollectionLiteral("set", tuple(rest))
         if tok.value == "(":
-            self.fail("a value (tuples are not supported by the wsgi_cassandra test server)")
+            self.i += 1
+            return TupleLiteral(self._items(")"))
         self.fail("a value (literal, bind marker or collection)")
+
+    def _user_type_literal(self) -> UserTypeLiteral:
+        fields: list[tuple[str, Term]] = []
+        while not self.accept_op("}"):
+            if fields:
+                self.expect_op(",")
+            name = self.identifier("a field name")
+            self.expect_op(":")
+            fields.append((name, self.term()))
+        return UserTypeLiteral(tuple(fields))
 
     def _items(self, close: str) -> tuple[Term, ...]:
         items: list[Term] = []
@@ -199,13 +230,24 @@ class TokenStream:
 
     def relation(self) -> Relation:
         if self.at("token") and self.peek(1).kind == "op" and self.peek(1).value == "(":
-            raise CQLSyntaxError(
-                f"line 1:{self.peek().pos} wsgi_cassandra test server: token() restrictions are not supported"
-            )
+            self.i += 2
+            names = self._names()
+            tok = self.next()
+            if tok.kind != "op" or tok.value not in _RELATION_OPS:
+                self.i -= 1
+                self.fail("a relation operator (=, <, <=, >, >=)")
+            return Relation("token", tok.value, self.term(), names, "token")
         if self.at_op("("):
-            raise CQLSyntaxError(
-                f"line 1:{self.peek().pos} wsgi_cassandra test server: multi-column relations are not supported"
-            )
+            self.i += 1
+            names = self._names()
+            if self.accept("in"):
+                self.expect_op("(")
+                return Relation(names[0], "in", self._items(")"), names, "multi")
+            tok = self.next()
+            if tok.kind != "op" or tok.value not in _RELATION_OPS:
+                self.i -= 1
+                self.fail("a relation operator (=, <, <=, >, >=, IN)")
+            return Relation(names[0], tok.value, self.term(), names, "multi")
         column = self.identifier("a column name")
         if self.accept("in"):
             if self.at_op("?") or self.peek().kind == "named":
@@ -225,6 +267,14 @@ class TokenStream:
             self.fail("a relation operator (=, <, <=, >, >=, IN)")
         self.i += 1
         return Relation(column, tok.value, self.term())
+
+    def _names(self) -> tuple[str, ...]:
+        """``a, b)``: identifiers up to a closing parenthesis."""
+        names = [self.identifier("a column name")]
+        while self.accept_op(","):
+            names.append(self.identifier("a column name"))
+        self.expect_op(")")
+        return tuple(names)
 
     def using(self) -> tuple[Term | None, Term | None]:
         ttl: Term | None = None

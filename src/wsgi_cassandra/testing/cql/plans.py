@@ -6,9 +6,11 @@ rebuilt (or, for a prepared statement, reported ``Unprepared``) once any of them
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, Union
 
 from ..errors import InvalidRequest
+from ..results import UNSET, Void
 from . import ddl
 from .ast import (
     AlterKeyspace,
@@ -28,21 +30,27 @@ from .ast import (
     Insert,
     Select,
     Statement,
+    Term,
     Truncate,
+    TypeSpec,
     Update,
     Use,
 )
-from .modify import DeletePlan, InsertPlan, UpdatePlan
+from .modify import DeletePlan, InsertPlan, UpdatePlan, applied_result, existing_rows
 from .select import SelectPlan
+from .types import resolve
 from .values import Binder
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ..results import Column, Result
-    from .catalog import Catalog, TableDef
+    from .catalog import Catalog, ColumnDef, TableDef
     from .state import Call
     from .types import ColumnType
+
+
+BIGINT = resolve(TypeSpec("bigint"))
 
 
 class Plan(Protocol):
@@ -127,7 +135,7 @@ class BatchPlan:
 
     result_columns: list[Column] | None = None
 
-    def __init__(self, plans: list[WritePlan], markers: int) -> None:
+    def __init__(self, plans: list[WritePlan], markers: int, timestamp: Term | None = None) -> None:
         self.pk_indexes: list[int] = []
         self.plans = plans
         self.tables = tuple(t for p in plans for t in p.tables)
@@ -136,21 +144,48 @@ class BatchPlan:
             for i, column in enumerate(plan.binder.columns):
                 if column is not None:
                     merged.columns[i], merged.types[i] = column, plan.binder.types[i]
+        self.timestamp = merged.compile(timestamp, BIGINT, "[timestamp]") if timestamp is not None else None
         self.bind_columns, self.bind_types = merged.bind_columns(), merged.types
 
     def run(self, call: Call, bound: Sequence[Any], page_size: int | None, paging_state: bytes | None) -> Result:
+        if self.timestamp is not None:
+            value = self.timestamp(bound)
+            call = replace(call, timestamp=int(value) if value is not None and value is not UNSET else None)
         return run_batch(call, [(p, bound) for p in self.plans])
 
 
 def run_batch(call: Call, items: Sequence[tuple[WritePlan, Sequence[Any]]]) -> Result:
-    from ..results import Void
-
-    for plan, _ in items:
-        if getattr(plan, "if_exists", False) or getattr(plan, "if_not_exists", False):
-            raise InvalidRequest("wsgi_cassandra test server: conditional batches are not supported")
+    """Every statement of a batch, or, when some carry conditions, all or none of them (one partition only)."""
+    if not any(plan.conditional for plan, _ in items):
+        for plan, bound in items:
+            plan.apply(call, bound)
+        return Void()
+    keys = {(plan.table.id, key) for plan, bound in items for key, _, _ in plan.targets(call, bound)}
+    if len(keys) > 1:
+        raise InvalidRequest("Batch with conditions cannot span multiple partitions")
+    table = items[0][0].table
+    ok = True
+    wildcard = False
+    columns: list[ColumnDef] = list(table.primary_key)
+    seen: dict[tuple[Any, ...], tuple[Any, Any]] = {}
     for plan, bound in items:
-        plan.run(call, bound, None, None)
-    return Void()
+        if not plan.conditional:
+            continue
+        holds, rows = plan.cas_check(call, bound)
+        ok = ok and holds
+        extra = plan.cas_columns()
+        if extra is None:
+            wildcard = True
+        else:
+            columns += [c for c in extra if c not in columns]
+        for part, row in rows:
+            seen[(id(part), id(row))] = (part, row)
+    if not ok:
+        shown = list(table.columns.values()) if wildcard else columns
+        return applied_result(table, False, shown, existing_rows(table, shown, list(seen.values()), call))
+    for plan, bound in items:
+        plan.apply(call, bound)
+    return applied_result(table, True)
 
 
 def build(stmt: Statement, markers: int, catalog: Catalog, keyspace: str | None) -> Plan:
@@ -159,7 +194,7 @@ def build(stmt: Statement, markers: int, catalog: Catalog, keyspace: str | None)
     if isinstance(stmt, (Insert, Update, Delete)):
         return _write(stmt, markers, catalog, keyspace)
     if isinstance(stmt, Batch):
-        return BatchPlan([_write(s, markers, catalog, keyspace) for s in stmt.statements], markers)
+        return BatchPlan([_write(s, markers, catalog, keyspace) for s in stmt.statements], markers, stmt.timestamp)
     return SchemaPlan(stmt, markers)
 
 

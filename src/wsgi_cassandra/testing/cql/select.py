@@ -11,16 +11,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from cassandra import cqltypes
-
 from ..errors import InvalidRequest
 from ..results import UNSET, Column, Rows
 from .ast import Select, TypeSpec
 from .indexes import check_index_query, serving_index
 from .keys import clustering_key, clustering_sort, decode_clustering, partition_key
 from .paging import Position, decode_state, encode_state
+from .selection import Selection
 from .store import Cell, Partition, Row, live_value
-from .types import resolve
+from .types import resolve, sort_key
 from .values import Binder, Compiled
 from .where import Restrictions, Where, predicates
 
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
     from .state import Call
 
 INT = resolve(TypeSpec("int"))
-_SELECTOR_TYPES = {"count": cqltypes.LongType, "writetime": cqltypes.LongType, "ttl": cqltypes.Int32Type}
 
 
 class SelectPlan:
@@ -55,32 +53,43 @@ class SelectPlan:
         ppl = stmt.per_partition_limit
         self.per_partition = binder.compile(ppl, INT, "[per_partition_limit]") if ppl is not None else None
         self.distinct = stmt.distinct
-        self.selectors: list[tuple[str, ColumnDef | None]] = []
-        if stmt.selectors is None:
-            self.selectors = [("column", c) for c in table.columns.values()]
-            self.result_columns = list(table.result_columns)
-        else:
-            self.result_columns = []
-            for sel in stmt.selectors:
-                col = table.column(sel.column) if sel.column is not None else None
-                if self.virtual and sel.kind in ("writetime", "ttl"):
-                    raise InvalidRequest(f"{sel.kind.upper()}() is not supported on system tables")
-                if col is not None and sel.kind != "column" and col.kind not in ("regular", "static"):
-                    raise InvalidRequest(f"Cannot use selection function {sel.kind} on PRIMARY KEY part {col.name}")
-                name = sel.alias or (f"{sel.kind}({col.name})" if col and sel.kind != "column" else sel.kind)
-                name = sel.alias or (col.name if sel.kind == "column" and col else name)
-                cqltype = col.cqltype if sel.kind == "column" and col else _SELECTOR_TYPES[sel.kind]
-                self.selectors.append((sel.kind, col))
-                self.result_columns.append(Column(table.keyspace, table.name, name, cqltype))
-        if self.distinct and any(c is None or c.kind not in ("partition_key", "static") for _, c in self.selectors):
+        self.selection = selection = Selection(table, stmt.selectors, binder, json=stmt.json)
+        self.result_columns = selection.columns
+        self.fast = selection.simple and not stmt.json
+        self.selectors: list[tuple[str, ColumnDef | None]] = [("column", c) for c in selection.columns_selected]
+        if self.distinct and any(
+            c is None or c.kind not in ("partition_key", "static") for c in selection.columns_selected
+        ):
             raise InvalidRequest(
                 "SELECT DISTINCT queries must only request partition key columns and/or static columns"
             )
-        self.count = any(kind == "count" for kind, _ in self.selectors)
+        self.group_by = self._group_by(stmt)
+        self.count = selection.is_aggregate or bool(stmt.group_by)
+        self.in_order = stmt.order_by and any(op == "in" for c, op, _ in where.compiled if c.kind == "partition_key")
         self.bind_columns = binder.bind_columns()
         self.bind_types = binder.types
         markers_pk = [where.eq_markers.get(c.name) for c in table.partition_key]
         self.pk_indexes = [i for i in markers_pk if i is not None] if None not in markers_pk else []
+
+    def _group_by(self, stmt: Select) -> list[ColumnDef]:
+        columns = [self.table.column(name) for name in stmt.group_by]
+        keys, i = self.table.primary_key, 0
+        for col in columns:
+            while i < len(keys) and keys[i] is not col and self.where.ops.get(keys[i].name, set()) == {"="}:
+                i += 1  # a column restricted by EQ may be left out of GROUP BY
+            if i >= len(keys) or keys[i] is not col:
+                raise InvalidRequest(
+                    "Group by currently only support groups of columns following their declared order in the "
+                    "PRIMARY KEY"
+                )
+            i += 1
+        return columns
+
+    def _group_key(self, part: Partition, row: Row | None) -> tuple[Any, ...]:
+        return tuple(
+            part.key[c.position] if c.kind == "partition_key" else (row.clustering[c.position] if row else None)
+            for c in self.group_by
+        )
 
     def _order(self, stmt: Select) -> bool:
         if not stmt.order_by:
@@ -103,6 +112,8 @@ class SelectPlan:
     # -- execution ----------------------------------------------------------------------------------------
     def run(self, call: Call, bound: Sequence[Any], page_size: int | None, paging_state: bytes | None) -> Rows:
         restrictions = self.where.evaluate(bound)
+        if not self.fast:
+            self.selection.bound = bound
         limit = _positive(self.limit, bound, "LIMIT")
         resume, remaining = decode_state(paging_state)
         if remaining is not None:
@@ -111,11 +122,21 @@ class SelectPlan:
             stream = self._virtual(call, restrictions, resume)
         else:
             stream = self._stored(
-                call, restrictions, resume, _positive(self.per_partition, bound, "PER PARTITION LIMIT")
+                call, restrictions, resume, _positive(self.per_partition, bound, "PER PARTITION LIMIT"), bound
             )
         if self.count:
-            total = sum(1 for _ in stream)
-            return Rows(self.result_columns, [[total if k == "count" else None for k, _ in self.selectors]])
+            now = call.state.clock()
+            raw = ((values[0], values[1], now) for _, values in stream)
+            grouped = self.selection.aggregate(raw, self._group_key if self.group_by else None)
+            return Rows(self.result_columns, grouped[:limit] if limit is not None else grouped)
+        if self.in_order:
+            page_limited = limit is not None and page_size is not None and 0 < limit <= page_size
+            if page_size is not None and page_size > 0 and not page_limited:
+                raise InvalidRequest(
+                    "Cannot page queries with both ORDER BY and a IN restriction on the partition key; you must "
+                    "either remove the ORDER BY or the IN and sort client side, or disable paging for this query"
+                )
+            return self._sorted_in(stream, limit)
         rows: list[list[Any]] = []
         last: Position | None = None
         page = page_size if page_size is not None and page_size > 0 else None
@@ -129,6 +150,17 @@ class SelectPlan:
             last = position
         return Rows(self.result_columns, rows)
 
+    def _sorted_in(self, stream: Iterator[tuple[Position, list[Any]]], limit: int | None) -> Rows:
+        """IN on the partition key with ORDER BY: rows of every partition merged in clustering order."""
+        table = self.table
+        keyed = []
+        for position, values in stream:
+            clustering = decode_clustering(table, position.ckey) if position.ckey is not None else ()
+            keyed.append((clustering_sort(table, clustering), values))
+        keyed.sort(key=lambda kv: kv[0], reverse=self.reverse)
+        rows = [values for _, values in keyed]
+        return Rows(self.result_columns, rows[:limit] if limit is not None else rows)
+
     def _virtual(
         self, call: Call, restrictions: Restrictions, resume: Position | None
     ) -> Iterator[tuple[Position, list[Any]]]:
@@ -140,19 +172,35 @@ class SelectPlan:
             if all(pred(row.get(name)) for name, pred in preds):
                 index += 1
                 if index > skip:
-                    yield Position(offset=index), [row.get(c.name) if c else None for _, c in self.selectors]
+                    if self.count:
+                        yield Position(offset=index), [row, None]
+                    elif self.fast:
+                        yield Position(offset=index), [row.get(c.name) if c else None for _, c in self.selectors]
+                    else:
+                        yield Position(offset=index), self.selection.project(row, None, 0.0)
 
     def _stored(
-        self, call: Call, restrictions: Restrictions, resume: Position | None, per_partition: int | None
+        self,
+        call: Call,
+        restrictions: Restrictions,
+        resume: Position | None,
+        per_partition: int | None,
+        bound: Sequence[Any] = (),
     ) -> Iterator[tuple[Position, list[Any]]]:
         table, data, now = self.table, call.state.data_for(self.table), call.state.clock()
         if self.lookup:
             keys = {partition_key(table, values) for values in self.where.partition_values(restrictions)}
             found = [(k, data.get(k)) for k in keys]
+            # Several partitions named by IN come back in the order of their key values, as on a node.
             parts = sorted(((k, p) for k, p in found if p is not None), key=lambda kp: (kp[1].token, kp[0]))
+            if len(parts) > 1:
+                sorts = [sort_key(c.cqltype) for c in table.partition_key]
+                parts.sort(key=lambda kp: tuple(f(v) for f, v in zip(sorts, kp[1].key)))
         else:
             parts = data.scan((resume.token, resume.key) if resume and resume.key is not None else None)
         pk_preds = [] if self.lookup else predicates(table, restrictions, ("partition_key",))
+        token_preds = self.where.token_predicates(bound) if self.where.tokens else []
+        multi_preds = self.where.multi_predicates(bound) if self.where.multi else []
         ck_preds = predicates(table, restrictions, ("clustering",))
         other_preds = predicates(table, restrictions, ("regular", "static"))
         full = self.where.full_clustering(restrictions) if table.clustering else [()]
@@ -163,6 +211,8 @@ class SelectPlan:
                 continue
             if pk_preds and not all(pred(part.key[table.columns[n].position]) for n, pred in pk_preds):
                 continue
+            if token_preds and not all(pred(part.token) for pred in token_preds):
+                continue
             after = None
             if resume is not None and (part.token, key) == (resume.token, resume.key) and resume.ckey is not None:
                 after = clustering_sort(table, decode_clustering(table, resume.ckey))
@@ -170,6 +220,8 @@ class SelectPlan:
             for row in self._rows(part, full, after, now):
                 seen += 1
                 if ck_preds and not all(pred(row.clustering[table.columns[n].position]) for n, pred in ck_preds):
+                    continue
+                if multi_preds and not all(pred(row.clustering) for pred in multi_preds):
                     continue
                 if other_preds and not all(pred(self._value(part, row, n, now)) for n, pred in other_preds):
                     continue
@@ -180,7 +232,7 @@ class SelectPlan:
                 emitted += 1
                 if self.distinct or (per_partition is not None and emitted >= per_partition):
                     break
-            static_only = not seen and table.has_static and not ck_preds and not other_preds
+            static_only = not seen and table.has_static and not ck_preds and not other_preds and not multi_preds
             if static_only and after is None and _live_static(part, now):
                 yield Position(part.token, key, None), self._project(part, None, now)
             if resume is not None and (part.token, key) == (resume.token, resume.key):
@@ -206,13 +258,17 @@ class SelectPlan:
         return column_value(self.table.columns[name], part, row, now)
 
     def _project(self, part: Partition, row: Row | None, now: float) -> list[Any]:
+        if self.count:
+            return [part, row]
+        if not self.fast:
+            return self.selection.project(part, row, now)
         out: list[Any] = []
         for kind, col in self.selectors:
             if kind == "column" and col is not None:
                 out.append(self._value(part, row, col.name, now))
             elif col is not None:
                 cells = part.static if col.kind == "static" else (row.cells if row is not None else {})
-                out.append(_cell_meta(kind, cells.get(col.name), now))
+                out.append(cell_meta(kind, cells.get(col.name), now))
             else:
                 out.append(None)
         return out
@@ -233,7 +289,7 @@ def row_values(table: TableDef, part: Partition, row: Row | None, now: float) ->
     return [column_value(c, part, row, now) for c in table.columns.values()]
 
 
-def _cell_meta(kind: str, cell: Cell | None, now: float) -> int | None:
+def cell_meta(kind: str, cell: Cell | None, now: float) -> int | None:
     if cell is None or (cell.expires is not None and cell.expires <= now):
         return None
     if kind == "writetime":

@@ -48,6 +48,7 @@ class Call:
     node: NodeInfo
     protocol_version: int
     keyspace: str | None = None
+    timestamp: int | None = None  # BEGIN BATCH USING TIMESTAMP: the default write time of its statements
 
     def system(self) -> SystemContext:
         s = self.state

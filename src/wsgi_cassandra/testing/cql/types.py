@@ -41,10 +41,11 @@ _SIMPLE: dict[str, Any] = {
     "blob": cqltypes.BytesType,
     "inet": cqltypes.InetAddressType,
     "counter": cqltypes.CounterColumnType,
+    "duration": cqltypes.DurationType,
 }
 _CANONICAL = {"varchar": "text"}
 _COLLECTIONS = {"list": (cqltypes.ListType, 1), "set": (cqltypes.SetType, 1), "map": (cqltypes.MapType, 2)}
-_UNSUPPORTED = {"tuple", "duration", "vector"}
+_UNSUPPORTED = {"vector"}
 _CACHE: dict[TypeSpec, ColumnType] = {}
 
 
@@ -60,6 +61,10 @@ class ColumnType:
     @property
     def is_collection(self) -> bool:
         return self.spec.name in _COLLECTIONS
+
+    @property
+    def is_tuple(self) -> bool:
+        return self.spec.name == "tuple"
 
     @property
     def is_counter(self) -> bool:
@@ -94,6 +99,13 @@ def resolve(spec: TypeSpec, user_types: Mapping[str, Any] | None = None) -> Colu
         inner = f"{name}<{', '.join(p.text for p in params)}>"
         cqltype = cls.apply_parameters([p.cqltype for p in params])
         result = ColumnType(cqltype, f"frozen<{inner}>" if spec.frozen else inner, spec.frozen, spec)
+    elif name == "tuple":
+        if not spec.params:
+            raise InvalidRequest("tuple type takes at least one type parameter")
+        params = [resolve(p) for p in spec.params]
+        cqltype = cqltypes.TupleType.apply_parameters([p.cqltype for p in params])
+        # Tuples are always frozen: system_schema shows them as frozen<tuple<...>>.
+        result = ColumnType(cqltype, f"frozen<tuple<{', '.join(p.text for p in params)}>>", True, spec)
     elif name in _UNSUPPORTED:
         raise InvalidRequest(f"wsgi_cassandra test server: the {name} type is not supported")
     else:

@@ -8,7 +8,7 @@ reports as bind metadata, and what ``decode`` uses to deserialize the raw bytes 
 from __future__ import annotations
 
 import datetime
-import time
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -18,7 +18,7 @@ from cassandra import cqltypes, util
 
 from ..errors import InvalidRequest
 from ..results import UNSET, Column
-from .ast import BindMarker, CollectionLiteral, FunctionCall, Literal, Term, TypeSpec
+from .ast import BindMarker, CollectionLiteral, FunctionCall, Literal, Term, TupleLiteral, TypeSpec, UserTypeLiteral
 from .types import ColumnType, normalize, resolve
 
 Compiled = Callable[[Sequence[Any]], Any]
@@ -47,9 +47,80 @@ class Binder:
         if isinstance(term, CollectionLiteral):
             return self._collection(term, ctype, name)
         if isinstance(term, FunctionCall):
-            return _function(term, ctype)
+            return self._function(term, ctype, name)
+        if isinstance(term, TupleLiteral):
+            return self._tuple(term, ctype, name)
+        if isinstance(term, UserTypeLiteral):
+            return self._user_type(term, ctype, name)
         value = coerce(ctype, term, name)
         return lambda bound: value
+
+    def _function(self, term: FunctionCall, ctype: ColumnType, name: str) -> Compiled:
+        from . import functions, json_io
+
+        if term.name == "fromjson":
+            if len(term.args) != 1:
+                raise InvalidRequest("Invalid number of arguments for function system.fromjson")
+            text = self.compile(term.args[0], resolve(TypeSpec("text")), f"fromjson({name})")
+            return lambda bound: (
+                None if text(bound) is None else json_io.from_json(ctype, json_io.parse_document(text(bound)), name)
+            )
+        if term.name == "token":
+            raise InvalidRequest("token() can only be used in a SELECT selection or a WHERE token() restriction")
+        arg_types = [functions.term_type(a) for a in term.args]
+        literals = [a if isinstance(a, Literal) else None for a in term.args]
+        fn = functions.choose(term.name, arg_types, literals, ctype)
+        returns = fn.return_type
+        if not (returns.spec.name == ctype.spec.name or {returns.spec.name, ctype.spec.name} <= {"text", "varchar"}):
+            raise InvalidRequest(
+                f"Type error: cannot assign result of function system.{term.name} (type {returns.text}) "
+                f"to {name} (type {ctype.text})"
+            )
+        args = [
+            self.compile(a, functions.ctype_of(p), f"arg{i}(system.{term.name})")
+            for i, (a, p) in enumerate(zip(term.args, fn.params))
+        ]
+        if fn.pure and not any(isinstance(a, BindMarker) for a in term.args):
+            value = functions.call(fn, [a(()) for a in args])
+            return lambda bound: value
+        return lambda bound: functions.call(fn, [a(bound) for a in args])
+
+    def _tuple(self, term: TupleLiteral, ctype: ColumnType, name: str) -> Compiled:
+        if not ctype.is_tuple:
+            raise InvalidRequest(f"Invalid tuple literal for {name} of type {ctype.text}")
+        params = [resolve(p) for p in ctype.spec.params]
+        if len(term.items) > len(params):
+            raise InvalidRequest(
+                f"Invalid tuple literal for {name}: too many elements. Type {ctype.text} expects {len(params)} "
+                f"but got {len(term.items)}"
+            )
+        items = [self.compile(t, p, f"{name}[{i}]") for i, (t, p) in enumerate(zip(term.items, params))]
+        missing = len(params) - len(items)
+        return lambda bound: tuple([item(bound) for item in items] + [None] * missing)
+
+    def _user_type(self, term: UserTypeLiteral, ctype: ColumnType, name: str) -> Compiled:
+        cqltype = ctype.cqltype
+        fieldnames = list(getattr(cqltype, "fieldnames", ()))
+        if not fieldnames:
+            raise InvalidRequest(f"Invalid user type literal for {name} of type {ctype.text}")
+        given = dict(term.fields)
+        for field_name in given:
+            if field_name not in fieldnames:
+                raise InvalidRequest(f"Unknown field '{field_name}' in value of user defined type {cqltype.typename}")
+        compiled: list[Compiled | None] = []
+        for field_name, sub in zip(fieldnames, cqltype.subtypes):
+            field_term = given.get(field_name)
+            if field_term is None:
+                compiled.append(None)
+                continue
+            sub_ctype = _ctype_for(sub)
+            compiled.append(self.compile(field_term, sub_ctype, f"{name}.{field_name}"))
+
+        def build(bound: Sequence[Any]) -> Any:
+            values = tuple(fn(bound) if fn is not None else None for fn in compiled)
+            return cqltype.from_binary(cqltype.to_binary(values, _PROTO), _PROTO)
+
+        return build
 
     def _collection(self, term: CollectionLiteral, ctype: ColumnType, name: str) -> Compiled:
         kind = ctype.spec.name
@@ -66,6 +137,16 @@ class Binder:
         raise InvalidRequest(f"Invalid {term.kind} literal for {name} of type {ctype.text}")
 
 
+def _ctype_for(cqltype: Any) -> ColumnType:
+    """A ColumnType for a driver type found inside a user type (its fields)."""
+    from .types import parse_type
+
+    try:
+        return parse_type(cqltype.cql_parameterized_type())
+    except InvalidRequest:
+        return ColumnType(cqltype, cqltype.cql_parameterized_type(), True, TypeSpec(cqltype.typename))
+
+
 def coerce(ctype: ColumnType, lit: Literal, name: str) -> Any:
     """A literal as the canonical Python value of ``ctype`` (the form ``from_binary`` would give)."""
     if lit.kind == "null":
@@ -77,7 +158,9 @@ def coerce(ctype: ColumnType, lit: Literal, name: str) -> Any:
     except InvalidRequest:
         raise
     except Exception as exc:
-        raise InvalidRequest(f'Invalid {lit.kind} constant ({lit.text}) for "{name}" of type {ctype.text}') from exc
+        raise InvalidRequest(
+            f'Invalid {_KIND_NAMES.get(lit.kind, lit.kind)} constant ({lit.text}) for "{name}" of type {ctype.text}'
+        ) from exc
 
 
 def _python_value(ctype: ColumnType, lit: Literal) -> Any:
@@ -109,9 +192,65 @@ def _python_value(ctype: ColumnType, lit: Literal) -> Any:
         return util.Time(text)
     if typename == "time" and kind == "int":
         return int(text)
+    if typename == "date" and kind == "int":
+        days = int(text)  # unsigned days with the epoch at 2**31, as Cassandra stores a date
+        if not 0 <= days < 2**32:
+            raise InvalidRequest(f"Unable to coerce '{text}' to a formatted date (long)")
+        return util.Date(days - 2**31)
+    if typename == "duration" and kind == "duration":
+        return parse_duration(text)
     if typename == "inet" and kind == "string":
         return text
-    raise InvalidRequest(f"Invalid {kind} constant ({text}) for a value of type {ctype.text}")
+    raise TypeError(kind)
+
+
+_KIND_NAMES = {
+    "string": "STRING",
+    "int": "INTEGER",
+    "float": "FLOAT",
+    "bool": "BOOLEAN",
+    "uuid": "UUID",
+    "blob": "HEX",
+    "duration": "DURATION",
+}
+_DURATION_UNITS = {  # unit -> (months, days, nanoseconds)
+    "y": (12, 0, 0),
+    "mo": (1, 0, 0),
+    "w": (0, 7, 0),
+    "d": (0, 1, 0),
+    "h": (0, 0, 3600 * 10**9),
+    "m": (0, 0, 60 * 10**9),
+    "s": (0, 0, 10**9),
+    "ms": (0, 0, 10**6),
+    "us": (0, 0, 10**3),
+    "µs": (0, 0, 10**3),
+    "ns": (0, 0, 1),
+}
+_DURATION_RE = re.compile(r"([0-9]+)(mo|ms|us|µs|ns|y|w|d|h|m|s)", re.IGNORECASE)
+_ISO_RE = re.compile(
+    r"P(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)D)?(?:T(?:([0-9]+)H)?(?:([0-9]+)M)?(?:([0-9]+)S)?)?", re.IGNORECASE
+)
+
+
+def parse_duration(text: str) -> util.Duration:
+    """``1h30m``, ``-2d``, ``P1Y2M3DT4H5M6S`` or ``P3W`` as a driver ``Duration`` (months, days, nanoseconds)."""
+    sign = -1 if text.startswith("-") else 1
+    body = text.lstrip("-")
+    months = days = nanos = 0
+    if body[:1] in "pP":
+        if body[-1:] in "wW":
+            days = int(body[1:-1]) * 7
+        else:
+            match = _ISO_RE.fullmatch(body)
+            if match is None:
+                raise InvalidRequest(f"Unable to convert '{text}' to a duration")
+            y, mo, d, h, mi, s = (int(g or 0) for g in match.groups())
+            months, days, nanos = y * 12 + mo, d, ((h * 60 + mi) * 60 + s) * 10**9
+    else:
+        for amount, unit in _DURATION_RE.findall(body):
+            um, ud, un = _DURATION_UNITS[unit.lower()]
+            months, days, nanos = months + int(amount) * um, days + int(amount) * ud, nanos + int(amount) * un
+    return util.Duration(sign * months, sign * days, sign * nanos)
 
 
 _TS_FORMATS = (
@@ -140,31 +279,6 @@ def _timestamp_ms(text: str) -> int:
             continue
         return int(parsed.timestamp() * 1000) - offset * 1000
     raise InvalidRequest(f"Unable to coerce '{text}' to a formatted date (long)")
-
-
-def _function(call: FunctionCall, ctype: ColumnType) -> Compiled:
-    typename = ctype.spec.name
-    name = call.name
-    if name == "now" and not call.args and typename == "timeuuid":
-        return lambda bound: uuid.uuid1()
-    if name == "uuid" and not call.args and typename == "uuid":
-        return lambda bound: uuid.uuid4()
-    if typename == "timestamp" and (
-        (name == "currenttimestamp" and not call.args)
-        or (name == "totimestamp" and call.args == (FunctionCall("now"),))
-    ):
-        return lambda bound: _now_datetime()
-    if typename == "date" and name == "currentdate" and not call.args:
-        return lambda bound: util.Date(datetime.date.today())
-    raise InvalidRequest(
-        f"wsgi_cassandra test server: function {name}() is not supported here (supported: now(), uuid(), "
-        "currentTimestamp(), toTimestamp(now()), currentDate())"
-    )
-
-
-def _now_datetime() -> datetime.datetime:
-    now: datetime.datetime = util.datetime_from_timestamp(int(time.time() * 1000) / 1000.0)
-    return now
 
 
 def decode(values: RawValues, columns: Sequence[Column], column_types: Sequence[ColumnType], proto: int) -> list[Any]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import InvalidRequest
 from ..results import UNSET
+from .ast import TypeSpec
 from .types import ColumnType, resolve, sort_key
 
 if TYPE_CHECKING:
@@ -33,7 +34,15 @@ class Where:
         self.table = table
         self.compiled: list[tuple[ColumnDef, str, Compiled]] = []
         self.eq_markers: dict[str, int] = {}  # column -> bind index of ``col = ?`` (for pk_indexes)
+        self.tokens: list[tuple[str, Compiled]] = []  # token(pk) op value
+        self.multi: list[tuple[list[ColumnDef], str, Compiled]] = []  # (c1, c2) op (v1, v2)
         for rel in relations:
+            if rel.kind == "token":
+                self.tokens.append((rel.op, self._compile_token(rel, binder)))
+                continue
+            if rel.kind == "multi":
+                self.multi.append(self._compile_multi(rel, binder))
+                continue
             col = table.column(rel.column)
             if rel.op == "in":
                 self.compiled.append((col, "in", self._compile_in(rel, col, binder)))
@@ -46,8 +55,81 @@ class Where:
                     self.eq_markers[col.name] = term.index
                 ctype = _element_type(col, rel.op) if rel.op.startswith("contains") else col.ctype
                 self.compiled.append((col, rel.op, binder.compile(term, ctype, col.name)))
+        self.multi_columns = {c.name for cols, _, _ in self.multi for c in cols}
         self.columns = {c.name for c, _, _ in self.compiled}
         self.ops = {c.name: {op for cc, op, _ in self.compiled if cc is c} for c, _, _ in self.compiled}
+
+    def _compile_token(self, rel: Relation, binder: Binder) -> Compiled:
+        from cassandra.murmur3 import murmur3
+
+        from .ast import FunctionCall
+        from .keys import partition_key
+
+        pk = self.table.partition_key
+        if list(rel.columns) != [c.name for c in pk]:
+            raise InvalidRequest(
+                "The token function arguments must be in the partition key order: " + ", ".join(c.name for c in pk)
+            )
+        term = rel.term
+        assert not isinstance(term, tuple)
+        if isinstance(term, FunctionCall) and term.name == "token":
+            if len(term.args) != len(pk):
+                raise InvalidRequest(
+                    f"Invalid number of arguments in call to function system.token: {len(pk)} required"
+                )
+            parts = [binder.compile(a, c.ctype, c.name) for a, c in zip(term.args, pk)]
+            table = self.table
+            return lambda bound: murmur3(partition_key(table, tuple(p(bound) for p in parts)))
+        return binder.compile(term, resolve(TypeSpec("bigint")), "partition key token")
+
+    def _compile_multi(self, rel: Relation, binder: Binder) -> tuple[list[ColumnDef], str, Compiled]:
+        from .ast import TupleLiteral
+
+        columns = [self.table.column(n) for n in rel.columns]
+        for i, col in enumerate(columns):
+            if col.kind != "clustering":
+                raise InvalidRequest(
+                    f"Multi-column relations can only be applied to clustering columns but was applied to: {col.name}"
+                )
+            if i and col.position != columns[i - 1].position + 1:
+                raise InvalidRequest(
+                    "Clustering columns must appear in the PRIMARY KEY order in multi-column relations"
+                )
+
+        def compile_tuple(term: object) -> Compiled:
+            if not isinstance(term, TupleLiteral) or len(term.items) != len(columns):
+                raise InvalidRequest(f"Expected {len(columns)} elements in value tuple, but got {term}")
+            items = [binder.compile(t, c.ctype, c.name) for t, c in zip(term.items, columns)]
+            return lambda bound: tuple(item(bound) for item in items)
+
+        if rel.op == "in":
+            assert isinstance(rel.term, tuple)
+            tuples = [compile_tuple(t) for t in rel.term]
+            return columns, "in", lambda bound: [t(bound) for t in tuples]
+        return columns, rel.op, compile_tuple(rel.term)
+
+    def token_predicates(self, bound: Sequence[Any]) -> list[Callable[[int], bool]]:
+        preds: list[Callable[[int], bool]] = []
+        for op, fn in self.tokens:
+            target = fn(bound)
+            if target is None or target is UNSET:
+                raise InvalidRequest("Invalid null value for the partition key token")
+            preds.append(_compare(op, int(target)))
+        return preds
+
+    def multi_predicates(self, bound: Sequence[Any]) -> list[Callable[[tuple[Any, ...]], bool]]:
+        """Predicates on a row's clustering values for the multi-column relations."""
+        preds: list[Callable[[tuple[Any, ...]], bool]] = []
+        for columns, op, fn in self.multi:
+            keys = [sort_key(c.cqltype) for c in columns]
+            value = fn(bound)
+            if op == "in":
+                wanted = [tuple(k(v) for k, v in zip(keys, t)) for t in value]
+                test: Callable[[Any], bool] = wanted.__contains__
+            else:
+                test = _compare(op, tuple(k(v) for k, v in zip(keys, value)))
+            preds.append(_multi_predicate(columns[0].position, keys, test))
+        return preds
 
     @staticmethod
     def _compile_in(rel: Relation, col: ColumnDef, binder: Binder) -> Compiled:
@@ -76,6 +158,11 @@ class Where:
 
     def check_partition_key(self, allow_filtering: bool) -> bool:
         """True when the partition key is fully restricted by EQ/IN (a lookup), False for a scan."""
+        if self.tokens and any(c.kind == "partition_key" for c, _, _ in self.compiled) and not allow_filtering:
+            raise InvalidRequest(
+                'Columns "' + ", ".join(c.name for c in self.table.partition_key) + '" cannot be restricted by '
+                "both a normal relation and a token relation"
+            )
         restricted = [c for c in self.table.partition_key if c.name in self.columns]
         for col in restricted:
             if self.ops[col.name] - {"=", "in"} and not allow_filtering:
@@ -87,8 +174,13 @@ class Where:
         return self.has_full_partition_key()
 
     def check_clustering(self, allow_filtering: bool) -> None:
+        restricted = self.multi_columns | {c.name for c, _, _ in self.compiled if c.kind == "clustering"}
+        if restricted and not self.has_full_partition_key() and not self.tokens and not allow_filtering:
+            raise InvalidRequest(FILTERING)
         blocker: str | None = None  # why later clustering columns cannot be restricted
         for col in self.table.clustering:
+            if col.name in self.multi_columns:
+                continue
             ops = self.ops.get(col.name)
             if ops is None:
                 blocker = (
@@ -138,6 +230,25 @@ def _element_type(col: ColumnDef, op: str) -> ColumnType:
             f"Cannot use {op.upper()} on non-{'map' if 'key' in op else 'collection'} column {col.name}"
         )
     return resolve(spec.params[1] if spec.name == "map" and op == "contains" else spec.params[0])
+
+
+def _multi_predicate(
+    start: int, keys: list[Callable[[Any], Any]], test: Callable[[Any], bool]
+) -> Callable[[tuple[Any, ...]], bool]:
+    end = start + len(keys)
+    return lambda clustering: test(tuple(k(v) for k, v in zip(keys, clustering[start:end])))
+
+
+def _compare(op: str, target: Any) -> Callable[[Any], bool]:
+    if op == "=":
+        return lambda v: bool(v == target)
+    if op == "<":
+        return lambda v: bool(v < target)
+    if op == "<=":
+        return lambda v: bool(v <= target)
+    if op == ">":
+        return lambda v: bool(v > target)
+    return lambda v: bool(v >= target)
 
 
 def matcher(col: ColumnDef, op: str, target: Any) -> Callable[[Any], bool]:
