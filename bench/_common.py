@@ -1,34 +1,39 @@
-"""Shared bench machinery: a Cassandra to talk to, WSGI servers on free ports, HTTP timing, result tables.
+"""Shared bench machinery: a Cassandra to talk to, the bench app under real servers, timed GETs, tables.
 
 Everything runs on 127.0.0.1 with bounded loops. Without ``CASSANDRA_CONTACT_POINTS`` the CQL test server
 runs as a separate process (so its CPU is not mixed into the client's); with it, the real cluster is used
 and the bench keyspace ``wsgi_cassandra_bench`` is created there (and left for the next run).
+
+Servers, free ports and HTTP are the tests' harness (``tests/support``), so benches and tests drive
+Gunicorn and uWSGI the same way. Every bench takes ``--quick`` (:func:`parse_args`): seconds, tiny counts,
+for the suite's smoke test (``tests/test_benches.py``); its figures mean nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import json
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # the real-server harness is the tests' (tests/support): one copy for both
+    sys.path.insert(0, str(ROOT))
+
+from tests.support.clients import every_worker, fetch  # noqa: E402
+from tests.support.servers import Server, running  # noqa: E402
+from tests.support.wait import wait_until  # noqa: E402
+
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Iterator, Sequence
 
-ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PYTHON = sys.executable
-BIN = Path(sys.executable).parent
 KEYSPACE = "wsgi_cassandra_bench"
 READ_CQL = f"SELECT id, name FROM {KEYSPACE}.items WHERE id = ?"
 
@@ -86,22 +91,24 @@ def emit(result: Result) -> None:
 # --- Cassandra ------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Cassandra:
     env: dict[str, str]
     embedded: bool
 
     def cluster_kwargs(self) -> dict[str, Any]:
-        from wsgi_cassandra.config import Settings
-        from wsgi_cassandra.driver import cluster_kwargs
+        """Plain driver arguments for setup (contact points and port; credentials when set)."""
+        kwargs: dict[str, Any] = {
+            "contact_points": self.env.get("CASSANDRA_CONTACT_POINTS", "127.0.0.1").split(","),
+            "port": int(self.env.get("CASSANDRA_PORT", "9042")),
+        }
+        if self.env.get("CASSANDRA_USERNAME"):
+            from cassandra.auth import PlainTextAuthProvider
 
-        return cluster_kwargs(Settings.resolve({}, self.env))
+            kwargs["auth_provider"] = PlainTextAuthProvider(
+                self.env["CASSANDRA_USERNAME"], self.env.get("CASSANDRA_PASSWORD", "")
+            )
+        return kwargs
 
 
 def real_cluster_env() -> dict[str, str] | None:
@@ -189,24 +196,6 @@ FLOOR_GUNICORN = Variant("no Cassandra at all (HTTP floor), Gunicorn", "gunicorn
 FLOOR_UWSGI = Variant("no Cassandra at all (HTTP floor), uWSGI", "uwsgi", "none")
 
 
-@dataclass
-class Server:
-    kind: str
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            # uWSGI: SIGINT is a brutal, immediate shutdown; Gunicorn: SIGINT is a quick shutdown.
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 def app_env(target: Cassandra, variant: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CASSANDRA_", "WSGI_CASSANDRA_", "BENCH_"))}
     env.update(target.env)
@@ -215,102 +204,65 @@ def app_env(target: Cassandra, variant: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_server(
-    kind: str, target: Cassandra, variant: str, workers: int, options: Sequence[str] = (), **extra: str
-) -> Server:
-    """Start ``kind`` (``gunicorn`` or ``uwsgi``) serving bench/apps.py's ``variant`` on a free port;
-    ``options`` are extra server arguments (``--preload``, ``--lazy-apps``), ``extra`` environment variables."""
-    port = free_port()
-    log = Path(tempfile.mkstemp(prefix=f"bench-{kind}-{variant}-", suffix=".log")[1])
+def server_args(kind: str, workers: int) -> list[str]:
+    """``workers`` pre-forked workers; uWSGI with a master and the driver's event-loop thread allowed."""
     if kind == "gunicorn":
-        command = [
-            str(BIN / "gunicorn"),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "sync",
-            "--graceful-timeout",
-            "5",
-            *options,
-            "apps:application",
-        ]
-    elif kind == "uwsgi":
-        command = [
-            str(BIN / "uwsgi"),
-            "--master",
-            "--http-socket",
-            f"127.0.0.1:{port}",
-            "--processes",
-            str(workers),
-            "--enable-threads",  # the driver's event loop is a thread
-            "--module",
-            "apps:application",
-            "--need-app",
-            "--disable-logging",
-            "--die-on-term",
-            "--hook-master-start",
-            "unix_signal:2 gracefully_kill_them_all",
-            "--worker-reload-mercy",
-            "5",
-            *options,
-        ]
-    else:
-        raise ValueError(kind)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(command, cwd=BENCH, env=app_env(target, variant, **extra), stdout=out, stderr=out)
-    server = Server(kind, port, proc, log)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"{kind} exited at start ({variant}); see {log}:\n{log.read_text()[-2000:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return server
-        time.sleep(0.05)
-    server.stop()
-    raise SystemExit(f"{kind} did not listen within 20 s ({variant}); see {log}")
+        return ["--workers", str(workers), "--worker-class", "sync"]
+    if kind == "uwsgi":
+        return ["--master", "--processes", str(workers), "--enable-threads", "--disable-logging"]
+    raise ValueError(f"unknown server kind {kind!r}; accepted: gunicorn, uwsgi")
 
 
 def serve(variant: Variant, target: Cassandra, workers: int, **extra: str) -> contextlib.AbstractContextManager[Server]:
-    return running(variant.kind, target, variant.app, workers, variant.options, **dict(variant.env), **extra)
+    return serving(variant.kind, target, variant.app, workers, variant.options, **dict(variant.env), **extra)
 
 
 @contextlib.contextmanager
-def running(
+def serving(
     kind: str, target: Cassandra, variant: str, workers: int, options: Sequence[str] = (), **extra: str
 ) -> Iterator[Server]:
-    server = start_server(kind, target, variant, workers, options, **extra)
-    try:
+    """``kind`` serving bench/apps.py's ``variant`` with ``workers`` workers on a free port, listening when
+    the block starts (bounded wait) and stopped when it ends; ``options`` are extra server arguments
+    (``--preload``, ``--lazy-apps``), ``extra`` environment variables."""
+    args = [*server_args(kind, workers), *options]
+    with running(kind, "apps:application", *args, env=app_env(target, variant, **extra)) as server:
+        try:
+            server.wait_listening(timeout=60)
+        except (TimeoutError, RuntimeError) as exc:
+            raise SystemExit(f"{kind} did not start ({variant}): {exc}\n{server.log()[-2000:]}") from exc
         yield server
-    finally:
-        server.stop()
 
 
 def get(port: int, path: str = "/item", timeout: float = 30.0) -> tuple[float, dict[str, Any]]:
     """One GET on a new connection: (seconds, JSON body). Raises on a non-200 answer."""
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    reply = fetch(port, path, timeout=timeout)
+    if reply.status != 200:
+        raise RuntimeError(f"GET {path} -> {reply.status}: {reply.body[:300]!r}")
+    return reply.seconds, reply.json()
+
+
+def worker_pids(server: Server, workers: int, timeout: float = 60.0) -> set[int]:
+    """The ``workers`` worker pids of ``server``, once each has answered a read (bounded)."""
     try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        body = response.read()
-    finally:
-        conn.close()
-    elapsed = time.perf_counter() - started
-    if response.status != 200:
-        raise RuntimeError(f"GET {path} -> {response.status}: {body[:300]!r}")
-    return elapsed, json.loads(body)
+        pids: set[int] = wait_until(
+            lambda: len(server.worker_pids()) == workers and server.worker_pids(), timeout=timeout, what="workers"
+        )
+    except TimeoutError as exc:
+        raise SystemExit(f"{server.kind}: {len(server.worker_pids())} workers, expected {workers}") from exc
+    return set(every_worker(server.port, "/item", pids, timeout=timeout))
 
 
-def worker_pids(port: int, workers: int, attempts: int = 200) -> set[int]:
-    """The pids of the workers behind ``port``, found by asking (bounded)."""
-    pids: set[int] = set()
-    for _ in range(attempts):
-        pids.add(int(get(port)[1]["pid"]))
-        if len(pids) >= workers:
-            break
-    return pids
+def parse_args(parser: argparse.ArgumentParser, quick: dict[str, Any]) -> argparse.Namespace:
+    """Add ``--quick`` to a bench's options: the values in ``quick`` (seconds, tiny counts) replace the
+    defaults, so that the suite can run every bench as a smoke test."""
+    parser.add_argument(
+        "--quick", action="store_true", help="seconds, tiny counts: a smoke test (figures mean nothing)"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        for name, value in quick.items():
+            setattr(args, name, value)
+    return args
 
 
 def rss_mb(pid: int) -> float:

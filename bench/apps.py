@@ -26,12 +26,14 @@ def respond(start_response: Any, name: str) -> list[bytes]:
 
 
 def new_cluster() -> Any:
+    """What a hand-written recipe builds: a driver Cluster from the same environment the library reads."""
     from cassandra.cluster import Cluster
 
-    from wsgi_cassandra.config import Settings
-    from wsgi_cassandra.driver import cluster_kwargs
-
-    return Cluster(**cluster_kwargs(Settings.resolve({})))
+    contact_points = os.environ.get("CASSANDRA_CONTACT_POINTS", "127.0.0.1").split(",")
+    options: dict[str, Any] = {"port": int(os.environ.get("CASSANDRA_PORT", "9042"))}
+    if os.environ.get("CASSANDRA_PROTOCOL_VERSION"):
+        options["protocol_version"] = int(os.environ["CASSANDRA_PROTOCOL_VERSION"])
+    return Cluster(contact_points, **options)
 
 
 def read_with_library(environ: dict[str, Any], start_response: Any) -> list[bytes]:

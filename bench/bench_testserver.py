@@ -178,7 +178,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=4.0, help="per measured row")
     parser.add_argument("--window", type=int, default=128, help="requests in flight per session")
     parser.add_argument("--processes", type=int, default=2, help="client processes for the parallel rows")
+    parser.add_argument(
+        "--quick", action="store_true", help="seconds, tiny counts: a smoke test (figures mean nothing)"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.connects, args.seconds, args.window, args.processes = 2, 0.3, 8, 1
     from wsgi_cassandra.testing import ServerProcess
 
     proc = ServerProcess(python=sys.executable).start()

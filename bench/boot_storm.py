@@ -4,8 +4,9 @@
 
 ``--workers`` processes are forked (as a pre-fork server does) and all start their warm-up at the same
 instant. The table shows the time until every one is ready and the peak number of connection handshakes
-(TCP accept to the first non-handshake request) the CQL test server was running at once, without and with
-``WSGI_CASSANDRA_WARM_JITTER``. Needs the embedded test server (it counts handshakes server-side).
+the CQL test server was running at once (accepted, not yet through STARTUP: sampled every millisecond from
+its public counters), without and with ``WSGI_CASSANDRA_WARM_JITTER``. Needs the embedded test server (it
+counts handshakes server-side).
 """
 
 from __future__ import annotations
@@ -17,43 +18,40 @@ import threading
 import time
 from typing import Any
 
-from _common import KEYSPACE, Cassandra, Result, create_schema, emit, median
-
-HANDSHAKE = {"OPTIONS", "STARTUP", "AUTH_RESPONSE"}
+from _common import KEYSPACE, Cassandra, Result, create_schema, emit, median, parse_args
 
 
 class HandshakeMeter:
-    """Wraps the test server's connection class (in this process only) to count handshakes in flight."""
+    """Samples the test server's public counters from a thread: connections accepted but not yet through
+    STARTUP (nor refused at protocol negotiation) are handshakes in flight; ``peak`` is the most seen."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.open: set[int] = set()
+    def __init__(self, stats: Any) -> None:
+        self.stats = stats
         self.peak = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    def install(self) -> None:
-        from wsgi_cassandra.testing import connection
+    def in_flight(self) -> int:
+        facts = self.stats.snapshot()
+        return int(facts.connections_opened - facts.startups - facts.protocol_errors)
 
-        meter, cls = self, connection.Connection
-        made, handle = cls.connection_made, cls._handle
+    def __enter__(self) -> HandshakeMeter:
+        self.peak = 0
+        base = self.in_flight()  # connections that never handshake (none when the server is idle)
 
-        def connection_made(conn: Any, transport: Any) -> None:
-            with meter.lock:
-                meter.open.add(id(conn))
-                meter.peak = max(meter.peak, len(meter.open))
-            made(conn, transport)
+        def sample() -> None:
+            while not self._stop.wait(0.001):
+                self.peak = max(self.peak, self.in_flight() - base)
 
-        def _handle(conn: Any, frame: Any, out: Any) -> Any:
-            if connection._name(frame.opcode) not in HANDSHAKE:
-                with meter.lock:
-                    meter.open.discard(id(conn))
-            return handle(conn, frame, out)
+        self._stop.clear()
+        self._thread = threading.Thread(target=sample, name="handshake-meter", daemon=True)
+        self._thread.start()
+        return self
 
-        cls.connection_made, cls._handle = connection_made, _handle  # type: ignore[method-assign]
-
-    def reset(self) -> None:
-        with self.lock:
-            self.open.clear()
-            self.peak = 0
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
 
 
 def storm(target: Cassandra, workers: int, jitter: float, fast: bool) -> float:
@@ -95,13 +93,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--jitter", type=float, default=0.25)
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"workers": 3, "jitter": 0.05, "rounds": 1})
     import cassandra.cluster  # noqa: F401  (loaded before the fork, as in a pre-fork server's workers)
 
     from wsgi_cassandra.testing import CQLServer
 
-    meter = HandshakeMeter()
-    meter.install()
     result = Result(
         f"Boot storm: {args.workers} workers warming at once",
         ["start-up jitter, profile", "all ready ms", "peak concurrent handshakes"],
@@ -114,15 +110,15 @@ def main() -> None:
             times, peaks = [], []
             for _ in range(args.rounds):
                 server.stats.wait_for("connections_open", 0, timeout=10)
-                meter.reset()
-                times.append(storm(target, args.workers, jitter, fast))
+                with HandshakeMeter(server.stats) as meter:
+                    times.append(storm(target, args.workers, jitter, fast))
                 peaks.append(meter.peak)
             label = ("none" if jitter == 0 else f"0..{jitter * 1000:.0f} ms") + (", fast_connect" if fast else "")
             result.rows.append([label, median(times), max(peaks)])
             result.chart[f"jitter {label}"] = median(times)
     result.notes.append(
         f"median time over {args.rounds} storms, highest peak; each worker opens a control connection and one "
-        "pool connection; driver protocol negotiation as default (refused versions count as handshakes)."
+        "pool connection; driver protocol negotiation as default (connections refused at negotiation are not counted)."
     )
     emit(result)
 

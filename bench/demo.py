@@ -94,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 dev.py demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=40, help="requests per variant (default 40)")
     parser.add_argument("--server", choices=("gunicorn", "uwsgi"), default="gunicorn")
+    parser.add_argument("--quick", action="store_true", help="3 requests per variant: a smoke test")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.requests = 3
     sys.path.insert(0, str(EXAMPLE))
     from launch import LaunchError, seed_schema, start_test_server, stop
 

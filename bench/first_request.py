@@ -27,6 +27,7 @@ from _common import (
     emit,
     get,
     median,
+    parse_args,
     serve,
 )
 
@@ -47,7 +48,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steady", type=int, default=100)
     parser.add_argument("--settle", type=float, default=2.0)
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"rounds": 1, "steady": 5, "settle": 0.2})
     result = Result(
         "First request after boot vs steady state (1 worker, medians)",
         ["variant", "first request ms", "steady median ms", "first / steady", "first - steady ms"],

@@ -24,17 +24,20 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
-from _common import Result, emit  # noqa: E402
+from _common import Result, emit, parse_args  # noqa: E402
 
+from tests.support.clients import get  # noqa: E402
 from tests.support.drill_app import proc_figures  # noqa: E402
 from tests.support.drills import drill_env, seed, start_drill_server, wait_ready  # noqa: E402
-from tests.support.clients import get  # noqa: E402
-from tests.support.servers import Server  # noqa: E402
 from tests.support.wait import eventually  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.support.servers import Server
 
 DEADLINE = 300.0  # seconds for the whole load phase, whatever the request count
 NODE = 1  # 127.0.0.2
@@ -191,7 +194,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--cluster", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"requests": 200, "concurrency": 4})
     if args.cluster:
         cluster_child()
         return 0
@@ -208,7 +211,7 @@ def main() -> int:
             raise RuntimeError("workers did not get ready:\n" + web.log()[-3000:])
         # Warm up until Gunicorn's gthread pool has all its threads, then let keep-alive connections expire
         # (2 s), so that "before" and "after" compare the same idle steady state.
-        Load(web.port, 2000, args.concurrency, cluster).run()
+        Load(web.port, min(2000, args.requests), args.concurrency, cluster).run()
         time.sleep(SETTLE)
         before = {pid: proc_figures(pid) for pid in pids}
 

@@ -20,6 +20,7 @@ from _common import (
     emit,
     get,
     median,
+    parse_args,
     rss_mb,
     serve,
     worker_pids,
@@ -31,7 +32,7 @@ PAIRS = [("Gunicorn sync", LIBRARY_GUNICORN, RECIPE_GUNICORN), ("uWSGI", LIBRARY
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=200)
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"requests": 5})
     result = Result(
         "Memory per worker (RSS, 2 workers)",
         ["server", "library MB", "recipe MB", "library - recipe MB"],
@@ -42,7 +43,7 @@ def main() -> None:
             sizes = {}
             for variant in (library, recipe):
                 with serve(variant, target, workers=2) as server:
-                    pids = worker_pids(server.port, 2)
+                    pids = worker_pids(server, 2)
                     for _ in range(args.requests):
                         get(server.port)
                     sizes[variant] = median([rss_mb(pid) for pid in pids])

@@ -13,7 +13,7 @@ import argparse
 import time
 from typing import Any
 
-from _common import KEYSPACE, READ_CQL, Result, cassandra_process, emit, median
+from _common import KEYSPACE, READ_CQL, Result, cassandra_process, emit, median, parse_args
 
 BODY = [b"ok"]
 _module: dict[str, Any] = {}
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"calls": 2000, "reads": 20, "rounds": 1})
     from wsgi_cassandra import CassandraMiddleware
 
     with cassandra_process() as target:

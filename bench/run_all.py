@@ -1,9 +1,11 @@
 """Run every bench, print their tables, write docs/bench-results.md and the chart docs/bench.png.
 
-    python bench/run_all.py [--only warmup,boot_storm]      (or: python3 dev.py bench)
+    python bench/run_all.py [--only warmup,boot_storm] [--quick]      (or: python3 dev.py bench)
 
 Each bench runs in its own process (a crash or a stuck server cannot take the others down) and hands its
-table back through a JSON-lines file; the whole run takes a few minutes on a laptop.
+table back through a JSON-lines file; the whole run takes a few minutes on a laptop. If any bench fails,
+the others still run, nothing is written, and the exit code is 1 with the failed benches named.
+``--quick`` runs each bench in its quick mode (seconds, tiny counts) and writes nothing either.
 """
 
 from __future__ import annotations
@@ -24,19 +26,23 @@ BENCHES = ["request_overhead", "first_request", "throughput", "warmup", "boot_st
 DOCS = ROOT / "docs"
 
 
-def run(names: list[str]) -> list[Result]:
+def run(names: list[str], *, quick: bool = False) -> tuple[list[Result], list[str]]:
+    """Run each bench in its own process; return the tables and the names of the benches that failed."""
     results: list[Result] = []
+    failed: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "results.jsonl"
         for name in names:
             print(f"== bench/{name}.py", flush=True)
             env = {**os.environ, "BENCH_RESULT_FILE": str(out)}
-            code = subprocess.run([sys.executable, str(BENCH / f"{name}.py")], env=env, check=False).returncode
+            command = [sys.executable, str(BENCH / f"{name}.py"), *(["--quick"] if quick else [])]
+            code = subprocess.run(command, env=env, check=False).returncode
             if code != 0:
-                print(f"bench/{name}.py failed with exit code {code}", file=sys.stderr)
+                print(f"bench/{name}.py failed with exit code {code}", file=sys.stderr, flush=True)
+                failed.append(name)
         if out.exists():
             results = [Result(**json.loads(line)) for line in out.read_text().splitlines()]
-    return results
+    return results, failed
 
 
 def write_markdown(results: list[Result]) -> None:
@@ -80,17 +86,28 @@ def write_chart(results: list[Result]) -> None:
     fig.savefig(DOCS / "bench.png", dpi=110)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="comma-separated bench names: " + ", ".join(BENCHES))
+    parser.add_argument("--quick", action="store_true", help="every bench in its quick mode; writes nothing")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else BENCHES
-    results = run(names)
+    unknown = sorted(set(names) - set(BENCHES))
+    if unknown:
+        parser.error(f"unknown bench(es) {', '.join(unknown)}; accepted: {', '.join(BENCHES)}")
+    results, failed = run(names, quick=args.quick)
+    if failed:
+        print(f"FAILED: {', '.join(f'bench/{name}.py' for name in failed)}; nothing written", file=sys.stderr)
+        return 1
+    if args.quick:
+        print(f"all {len(names)} benches ran in quick mode; nothing written")
+        return 0
     DOCS.mkdir(exist_ok=True)
     write_markdown(results)
     write_chart(results)
     print(f"wrote {DOCS / 'bench-results.md'} and {DOCS / 'bench.png'}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

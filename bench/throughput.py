@@ -26,6 +26,7 @@ from _common import (
     emit,
     get,
     median,
+    parse_args,
     serve,
     worker_pids,
 )
@@ -64,7 +65,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--max-requests", type=int, default=20000)
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"seconds": 0.5, "rounds": 1, "clients": 2, "max_requests": 200})
     result = Result(
         "Throughput, 2 workers, one prepared read per request",
         ["server", "variant", "requests/s", "vs recipe"],
@@ -76,7 +77,7 @@ def main() -> None:
             for _ in range(args.rounds):  # interleaved, so that drifts of the machine hit every variant alike
                 for variant in variants:
                     with serve(variant, target, workers=2) as server:
-                        worker_pids(server.port, 2)  # every worker has served (and connected) before measuring
+                        worker_pids(server, 2)  # every worker has served (and connected) before measuring
                         for _ in range(20):
                             get(server.port)
                         samples[variant].append(load(server.port, args.clients, args.seconds, args.max_requests))

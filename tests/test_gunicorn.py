@@ -107,7 +107,7 @@ def test_cassandra_down_worker_boots_and_answers_503(cassandra: Target) -> None:
     with running("gunicorn", APP, "--workers", "2", "-c", "python:wsgi_cassandra.gunicorn", env=env) as server:
         reply = server.wait_http("/ping", timeout=15)
         assert reply.status == 200
-        assert time.monotonic() - started < 10
+        assert time.monotonic() - started < 20  # booted: not held by the warm-up (a bound, not a speed claim)
         down = server.get("/")
         assert down.status == 503
         assert "Retry-After" in down.headers

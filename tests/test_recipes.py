@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import sys
 import uuid
 import warnings
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.clients import free_port
 from wsgi_cassandra import CassandraMiddleware
 
 with warnings.catch_warnings():  # WebOb 1.8 imports the cgi module, deprecated since Python 3.11
@@ -103,3 +105,94 @@ def test_the_document_shows_the_tested_file_verbatim(filename: str) -> None:
     source = (RECIPES / filename).read_text()
 
     assert f"```python\n{source}```\n" in README.read_text(), f"README.md must include docs/recipes/{filename}"
+
+
+# --- outages: one log line per request, and the middleware's 503 -----------------------------------------
+
+
+@pytest.fixture
+def outage_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment whose Cassandra is down: nothing listens on its port (connections are refused)."""
+    monkeypatch.setenv("CASSANDRA_CONTACT_POINTS", "127.0.0.1")
+    monkeypatch.setenv("CASSANDRA_PORT", str(free_port()))
+    monkeypatch.setenv("CASSANDRA_KEYSPACE", "shop")
+    monkeypatch.setenv("WSGI_CASSANDRA_WARMER", "lazy")
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "django_settings")
+    monkeypatch.syspath_prepend(str(RECIPES))
+
+
+# recipe file, how to find the WSGI app to call and the middleware, which logger the framework logs errors on
+OUTAGE_CASES = [
+    pytest.param("flask_outage.py", lambda m: m.app, lambda m: m.app.wsgi_app, lambda m: m.app.logger.name, id="flask"),
+    pytest.param(
+        "django_wsgi.py", lambda m: m.application, lambda m: m.application, lambda m: "django.request", id="django"
+    ),
+]
+
+
+def framework_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    """What the app and its framework logged (not the library's or the driver's per-attempt lines)."""
+    return [r for r in caplog.records if not r.name.startswith(("wsgi_cassandra", "cassandra"))]
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("outage_environment")
+@pytest.mark.parametrize(("filename", "app_of", "middleware_of", "logger_of"), OUTAGE_CASES)
+def test_outage_recipe_logs_one_line_per_request_and_the_middleware_answers_503(
+    filename: str,
+    app_of: Callable[[Any], Any],
+    middleware_of: Callable[[Any], Any],
+    logger_of: Callable[[Any], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    module = load(filename)
+    middleware = middleware_of(module)
+    assert isinstance(middleware, CassandraMiddleware)
+    try:
+        responses = [webob.Request.blank("/items").get_response(app_of(module)) for _ in range(3)]
+    finally:
+        middleware.shutdown()
+
+    for response in responses:  # the middleware's 503 replaced the app's own error response
+        assert response.status_int == 503
+        assert int(response.headers["Retry-After"]) >= 1
+        assert "connection refused" in response.text
+        assert "Cassandra unavailable" not in response.text
+    records = framework_records(caplog)
+    assert [r.name for r in records] == [logger_of(module)] * 3, records  # one line per request...
+    assert all(r.exc_info is None for r in records)  # ...and no traceback
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("outage_environment")
+def test_without_an_error_handler_flask_logs_a_traceback_per_request(caplog: pytest.LogCaptureFixture) -> None:
+    """Why the outage recipe exists: the plain Flask recipe still gets the 503, but Flask logs a traceback."""
+    caplog.set_level(logging.INFO)
+    module = load("flask_app.py")
+    try:
+        responses = [webob.Request.blank("/items").get_response(module.app) for _ in range(2)]
+    finally:
+        module.app.wsgi_app.shutdown()
+
+    assert [response.status_int for response in responses] == [503, 503]
+    tracebacks = [r for r in framework_records(caplog) if r.exc_info is not None]
+    assert len(tracebacks) == 2
+    assert all(type(r.exc_info[1]).__name__ == "SessionUnavailable" for r in tracebacks if r.exc_info)
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("outage_environment")
+def test_with_on_unavailable_app_the_apps_handler_decides_the_response() -> None:
+    from flask import Flask
+
+    module = load("flask_outage.py")
+    module.app.wsgi_app.shutdown()  # the recipe's middleware, replaced below before any request
+    module.app.wsgi_app = CassandraMiddleware(Flask.wsgi_app.__get__(module.app), on_unavailable="app")
+    try:
+        response = webob.Request.blank("/items").get_response(module.app)
+    finally:
+        module.app.wsgi_app.shutdown()
+
+    assert response.status_int == 503
+    assert response.text == "Cassandra unavailable"  # the handler's response, not the middleware's

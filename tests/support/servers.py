@@ -21,6 +21,7 @@ import http.client
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,20 @@ class Server:
 
         result: Reply = wait_until(attempt, timeout=timeout, what=f"{self.kind} answering {path}")
         return result
+
+    def wait_listening(self, *, timeout: float = 20.0) -> None:
+        """Wait until the port accepts a TCP connection, sending no request (the first request stays the
+        caller's to time); raises with the log if the server died."""
+
+        def accepts() -> bool:
+            self.check_alive()
+            try:
+                with socket.create_connection((HOST, self.port), timeout=0.5):
+                    return True
+            except OSError:
+                return False
+
+        wait_until(accepts, timeout=timeout, what=f"{self.kind} listening on port {self.port}")
 
     def wait_log(self, pattern: str, *, count: int = 1, timeout: float = 20.0) -> list[str]:
         """Wait until ``pattern`` (a regex) matched ``count`` times in the log; return the matches."""
