@@ -403,3 +403,11 @@ def test_shutdown_during_a_black_holed_connect_leaves_no_thread(black_holed: CQL
     assert not thread.is_alive()
     assert holder.state.error is None  # stopped, not "failed": nothing to report
     black_holed.stats.wait_for("connections_open", 0, timeout=10)
+
+
+def test_at_exit_a_holder_that_never_connected_starts_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    holder = SessionHolder(refused)
+    monkeypatch.setattr(lifecycle, "all_holders", lambda: [holder])
+    lifecycle._close_all_at_exit()
+    assert holder.get(timeout=0.01) is None
+    assert holder.state.thread is None

@@ -24,7 +24,7 @@ from wsgi_cassandra.connect import Connected
 from wsgi_cassandra.warmers import get_warmer
 from wsgi_cassandra.warmers import uwsgi as uwsgi_warmer
 from wsgi_cassandra.warmers.auto import AutoWarmer
-from wsgi_cassandra.warmers.gunicorn import GunicornWarmer, find_gunicorn
+from wsgi_cassandra.warmers.gunicorn_warmer import GunicornWarmer, find_gunicorn
 
 if TYPE_CHECKING:
     from tests.support.target import Target

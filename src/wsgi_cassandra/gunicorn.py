@@ -22,7 +22,7 @@ An exception in a boot hook halts the whole Gunicorn server, so these hooks neve
 is down is logged and retried in the background, and requests get a 503 until it is back.
 
 This module does not import ``gunicorn``. Without any hook configured, the ``gunicorn`` warmer installs
-the same hooks by itself where it can (see :mod:`wsgi_cassandra.warmers.gunicorn`).
+the same hooks by itself where it can (see :mod:`wsgi_cassandra.warmers.gunicorn_warmer`).
 """
 
 from __future__ import annotations

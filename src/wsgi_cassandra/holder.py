@@ -51,7 +51,7 @@ __all__ = ["Backoff", "HostWatch", "ProcessState", "SessionHolder", "Status", "a
 log = logging.getLogger(__name__)
 
 _holders: weakref.WeakSet[SessionHolder] = weakref.WeakSet()
-_fork_hook_installed = False
+_process_hooks_installed = False
 _exit_hook_installed = False
 
 
@@ -202,7 +202,7 @@ class SessionHolder:
         # in this process or in a forked child (which inherits the flag). Written under ``state.lock``.
         self.closed = False
         _holders.add(self)
-        _install_fork_hook()
+        _install_process_hooks()
 
     # --- the request side: a pid check and an attribute read -------------------------------------------
 
@@ -338,7 +338,6 @@ class SessionHolder:
         """Start this process's connect thread unless there is one; ``False`` when the holder is closed."""
         if proc.thread is not None:
             return True
-        _install_exit_hook()
         with proc.lock:
             if self.closed:  # read under the lock that shutdown() writes it under: no thread after it
                 return False
@@ -351,6 +350,7 @@ class SessionHolder:
         return True
 
     def _run(self, proc: ProcessState) -> None:
+        _install_exit_hook()
         while not proc.stop.is_set():
             proc.attempts += 1
             started = time.perf_counter()
@@ -524,6 +524,14 @@ def _forget_busy_clusters() -> None:
             log.debug("pid %d: not waiting at exit for a Cassandra connect still in progress", os.getpid())
 
 
+def _close_all_at_exit() -> None:
+    """At interpreter exit, even in a process where no connect ever started (so :func:`_shutdown_at_exit`
+    was never registered): no request arriving while the interpreter exits starts a connect thread."""
+    for holder in all_holders():
+        with holder.state.lock:
+            holder.closed = True
+
+
 # --- fork ------------------------------------------------------------------------------------------------
 
 
@@ -533,8 +541,12 @@ def _after_fork_in_child() -> None:
         holder._adopt_lock = threading.Lock()
 
 
-def _install_fork_hook() -> None:
-    global _fork_hook_installed
-    if not _fork_hook_installed and hasattr(os, "register_at_fork"):
+def _install_process_hooks() -> None:
+    """Once per process tree, when the first holder is built: the fork hook, and closing at exit."""
+    global _process_hooks_installed
+    if _process_hooks_installed:
+        return
+    if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
-        _fork_hook_installed = True
+    atexit.register(_close_all_at_exit)
+    _process_hooks_installed = True

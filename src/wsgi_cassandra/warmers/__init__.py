@@ -59,7 +59,7 @@ _REGISTRY: dict[str, str] = {
     "eager": "wsgi_cassandra.warmers.lazy:EagerWarmer",
     "fork": "wsgi_cassandra.warmers.fork:ForkWarmer",
     "uwsgi": "wsgi_cassandra.warmers.uwsgi:UWSGIWarmer",
-    "gunicorn": "wsgi_cassandra.warmers.gunicorn:GunicornWarmer",
+    "gunicorn": "wsgi_cassandra.warmers.gunicorn_warmer:GunicornWarmer",
 }
 
 
