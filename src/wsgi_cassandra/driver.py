@@ -14,7 +14,8 @@ from .tls import ssl_context
 if TYPE_CHECKING:
     import ssl
 
-    from cassandra.cluster import Cluster
+    from cassandra.cluster import Cluster, ExecutionProfile
+    from cassandra.policies import LoadBalancingPolicy
 
     from .config import Settings
 
@@ -26,7 +27,7 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
 
     ``tls`` is the context :func:`~wsgi_cassandra.tls.ssl_context` built (built here when not given).
     """
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT
     from cassandra.connection import DefaultEndPoint
     from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
@@ -42,7 +43,12 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
         "port": settings.port,
         "connect_timeout": settings.connect_timeout,
         "control_connection_timeout": settings.connect_timeout,
-        "execution_profiles": {EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=policy)},
+        # Always execution-profile mode: a later ``session.row_factory = ...`` raises instead of switching the
+        # Cluster to legacy mode (after which every ``execution_profile=`` argument would raise).
+        "execution_profiles": {
+            EXEC_PROFILE_DEFAULT: default_profile(settings, policy),
+            **dict(settings.execution_profiles),
+        },
         # The driver's default waits up to 10 minutes between reconnections to a down node; a web worker
         # should notice a recovered cluster within a minute.
         "reconnection_policy": ExponentialReconnectionPolicy(base_delay=1.0, max_delay=60.0),
@@ -59,6 +65,20 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
 
         kwargs["auth_provider"] = PlainTextAuthProvider(settings.username, settings.password.reveal())
     return kwargs
+
+
+def default_profile(settings: Settings, policy: LoadBalancingPolicy) -> ExecutionProfile:
+    """The default execution profile: the settings' consistency, serial consistency and request timeout."""
+    from cassandra import ConsistencyLevel
+    from cassandra.cluster import ExecutionProfile
+
+    serial = settings.serial_consistency
+    return ExecutionProfile(
+        load_balancing_policy=policy,
+        consistency_level=ConsistencyLevel.name_to_value[settings.consistency],
+        serial_consistency_level=None if serial is None else ConsistencyLevel.name_to_value[serial],
+        request_timeout=settings.request_timeout,
+    )
 
 
 def cluster_factory(settings: Settings) -> ClusterFactory:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-    from cassandra.cluster import Cluster
+    from cassandra.cluster import Cluster, ExecutionProfile, Session
 
     from .config import OnUnavailable, SchemaMetadata, WarmerName
     from .secret import Secret
@@ -87,6 +87,9 @@ class CassandraMiddleware:
         local_dc: str | None = None,
         protocol_version: int | None = None,
         connect_timeout: float | None = None,
+        consistency: str | None = None,
+        serial_consistency: str | None = None,
+        request_timeout: float | None = None,
         ssl: bool | None = None,
         ssl_ca: str | None = None,
         ssl_cert: str | None = None,
@@ -101,7 +104,10 @@ class CassandraMiddleware:
         schema_metadata: SchemaMetadata | None = None,
         metadata_keyspaces: str | list[str] | tuple[str, ...] | None = None,
         warm_jitter: float | None = None,
+        cqlengine: bool | None = None,
         on_unavailable: OnUnavailable | None = None,
+        execution_profiles: Mapping[str, ExecutionProfile] | None = None,
+        on_ready: Callable[[Session], object] | None = None,
         environ_key: str | None = None,
         cluster_environ_key: str | None = None,
         statements_environ_key: str | None = None,
