@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from cassandra.cluster import Cluster, ExecutionProfile, Session
 
     from .config import OnUnavailable, SchemaMetadata, WarmerName
+    from .cqlengine import CqlengineBinding
     from .secret import Secret
     from .statements import Statements
 
@@ -63,6 +64,7 @@ class CassandraMiddleware:
         "_app",
         "_cluster_key",
         "_convert",
+        "_cqlengine",
         "_health",
         "_key",
         "_statements_key",
@@ -130,6 +132,8 @@ class CassandraMiddleware:
                 schema_metadata=self.settings.schema_metadata,
                 metadata_keyspaces=self.settings.metadata_keyspaces,
                 warm_jitter=self.settings.warm_jitter,
+                setup=self._setup_steps(),
+                on_ready=self.settings.on_ready,
             ),
             warm_timeout=self.settings.warm_timeout,
             shutdown_timeout=self.settings.shutdown_timeout,
@@ -180,9 +184,29 @@ class CassandraMiddleware:
             convert=self._convert,
         )
 
+    def session(self, timeout: float | None = None) -> Session:
+        """This process's ready ``Session``, for code outside a request (a thread, a scheduler, a command).
+
+        The same session requests get, with the same fork safety: called in a forked child, it builds the
+        child's own. If none is ready it connects and waits up to ``timeout`` (default ``warm_timeout``);
+        raises :class:`~wsgi_cassandra.errors.SessionUnavailable` if there is still none.
+        """
+        return self.holder.session(timeout)
+
     def shutdown(self, timeout: float | None = None) -> bool:
         """Close this worker's Cluster, bounded by ``shutdown_timeout`` (see ``SessionHolder.shutdown``)."""
+        if self._cqlengine is not None:
+            self._cqlengine.close()
         return self.holder.shutdown(timeout)
+
+    def _setup_steps(self) -> tuple[CqlengineBinding, ...]:
+        """What the connector does after connecting and before ``on_ready``: cqlengine's registration."""
+        self._cqlengine = None
+        if self.settings.cqlengine:
+            from .cqlengine import CqlengineBinding
+
+            self._cqlengine = CqlengineBinding(self.settings.keyspace)
+        return () if self._cqlengine is None else (self._cqlengine,)
 
     def __repr__(self) -> str:
         return f"<CassandraMiddleware {self.settings!r} warmer={self.warmer.name!r}>"
