@@ -267,6 +267,23 @@ class Settings:
             c.flag,
         ),
     )
+    metrics_path: str | None = field(
+        default=None,
+        metadata=_row(
+            "WSGI_CASSANDRA_METRICS_PATH",
+            "Path answering every worker's Prometheus metrics ([Metrics](#metrics)), e.g. `/metrics`",
+            c.url_path,
+            shown="off",
+        ),
+    )
+    metrics_requests: bool = field(
+        default=False,
+        metadata=_row(
+            "WSGI_CASSANDRA_METRICS_REQUESTS",
+            "Also time the declared statements' requests and count their errors (opt-in)",
+            c.flag,
+        ),
+    )
     # Keyword arguments only (no environment variable).
     on_unavailable: OnUnavailable = field(
         default="503",
@@ -321,6 +338,11 @@ class Settings:
             values["schema_metadata"] = "background"
         settings = cls(**values)
         settings._check_credentials()
+        if settings.metrics_requests and settings.metrics_path is None:
+            raise ConfigurationError(
+                "WSGI_CASSANDRA_METRICS_REQUESTS is set without WSGI_CASSANDRA_METRICS_PATH: "
+                "set the path that serves the metrics (e.g. /metrics)"
+            )
         if settings.ssl_key is not None and settings.ssl_cert is None:
             raise ConfigurationError(
                 "CASSANDRA_SSL_KEY is set without CASSANDRA_SSL_CERT: set both for client certificates"

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from .config import OnUnavailable, SchemaMetadata, WarmerName
     from .cqlengine import CqlengineBinding
+    from .metrics import Metrics
     from .secret import Secret
     from .statements import Statements
 
@@ -67,6 +68,7 @@ class CassandraMiddleware:
         "_cqlengine",
         "_health",
         "_key",
+        "_metrics",
         "_statements_key",
         "holder",
         "settings",
@@ -107,6 +109,8 @@ class CassandraMiddleware:
         metadata_keyspaces: str | list[str] | tuple[str, ...] | None = None,
         warm_jitter: float | None = None,
         cqlengine: bool | None = None,
+        metrics_path: str | None = None,
+        metrics_requests: bool | None = None,
         on_unavailable: OnUnavailable | None = None,
         execution_profiles: Mapping[str, ExecutionProfile] | None = None,
         on_ready: Callable[[Session], object] | None = None,
@@ -124,17 +128,19 @@ class CassandraMiddleware:
             explicit["warmer"] = None  # a Warmer object: not a setting, used as it is
         self.settings = Settings.resolve(explicit, environ)
         factory = cluster_factory or settings_cluster_factory(self.settings)
+        self._metrics = self._metrics_of()
+        connector = Connector(
+            factory,
+            keyspace=self.settings.keyspace,
+            statements=as_statements(statements),
+            schema_metadata=self.settings.schema_metadata,
+            metadata_keyspaces=self.settings.metadata_keyspaces,
+            warm_jitter=self.settings.warm_jitter,
+            setup=self._setup_steps(),
+            on_ready=self.settings.on_ready,
+        )
         self.holder = SessionHolder(
-            Connector(
-                factory,
-                keyspace=self.settings.keyspace,
-                statements=as_statements(statements),
-                schema_metadata=self.settings.schema_metadata,
-                metadata_keyspaces=self.settings.metadata_keyspaces,
-                warm_jitter=self.settings.warm_jitter,
-                setup=self._setup_steps(),
-                on_ready=self.settings.on_ready,
-            ),
+            connector if self._metrics is None else self._metrics.connector(connector),
             warm_timeout=self.settings.warm_timeout,
             shutdown_timeout=self.settings.shutdown_timeout,
             backoff=Backoff(maximum=self.settings.retry_max),
@@ -151,6 +157,8 @@ class CassandraMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self._health is not None and environ.get("PATH_INFO") == self._health:
             return health_response(self.holder, start_response)
+        if self._metrics is not None and environ.get("PATH_INFO") == self._metrics.path:
+            return self._metrics.response(start_response)
         # The fast path, inlined (no call): this process's ready connection, checked against the pid that
         # built it, so that a forked child never uses its parent's session.
         state = self.holder.state
@@ -166,6 +174,8 @@ class CassandraMiddleware:
             no_host = no_host_error(exc) if self._convert else None
             if no_host is None:
                 raise
+            if self._metrics is not None:
+                start_response = self._metrics.counting_503(start_response)
             return respond_503_after_error(start_response, no_host, sys.exc_info())
 
     def _not_ready(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -173,6 +183,8 @@ class CassandraMiddleware:
         if self.holder.get() is not None:
             return self(environ, start_response)  # ready now: serve through the fast path
         error = self.holder.unavailable()
+        if self._metrics is not None:
+            start_response = self._metrics.counting_503(start_response)
         environ[self._statements_key] = UnavailableStatements(error, environ)
         return serve_unavailable(
             self._app,
@@ -198,6 +210,13 @@ class CassandraMiddleware:
         if self._cqlengine is not None:
             self._cqlengine.close()
         return self.holder.shutdown(timeout)
+
+    def _metrics_of(self) -> Metrics | None:
+        if self.settings.metrics_path is None:
+            return None
+        from .metrics import Metrics
+
+        return Metrics(self.settings)
 
     def _setup_steps(self) -> tuple[CqlengineBinding, ...]:
         """What the connector does after connecting and before ``on_ready``: cqlengine's registration."""
