@@ -191,6 +191,23 @@ def test_consistency_and_serial_consistency_reach_query_execute_and_batch(
     }
 
 
+def test_a_named_profile_without_a_policy_shares_the_defaults() -> None:
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT
+    from cassandra.policies import RoundRobinPolicy
+
+    from wsgi_cassandra.driver import cluster_kwargs
+
+    mine = RoundRobinPolicy()
+    given = {"reports": ExecutionProfile(request_timeout=30), "own": ExecutionProfile(load_balancing_policy=mine)}
+    settings = Settings.resolve({"execution_profiles": given, "local_dc": "dc1"}, {})
+    profiles = cluster_kwargs(settings)["execution_profiles"]
+    default_policy = profiles[EXEC_PROFILE_DEFAULT].load_balancing_policy
+    assert profiles["reports"].load_balancing_policy is default_policy
+    assert profiles["reports"].request_timeout == 30
+    assert given["reports"].load_balancing_policy is not default_policy, "the user's object is not changed"
+    assert profiles["own"].load_balancing_policy is mine
+
+
 @pytest.mark.integration
 def test_the_request_timeout_reaches_the_queries(cassandra: Target, wrapped: CassandraMiddleware, probe: Probe) -> None:
     server = cassandra.embedded

@@ -6,6 +6,7 @@ builds its Cluster: importing ``wsgi_cassandra`` stays cheap and starts nothing.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any, Callable
 
 from .convert import split_host_port
@@ -47,7 +48,7 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
         # Cluster to legacy mode (after which every ``execution_profile=`` argument would raise).
         "execution_profiles": {
             EXEC_PROFILE_DEFAULT: default_profile(settings, policy),
-            **dict(settings.execution_profiles),
+            **named_profiles(settings, policy),
         },
         # The driver's default waits up to 10 minutes between reconnections to a down node; a web worker
         # should notice a recovered cluster within a minute.
@@ -79,6 +80,20 @@ def default_profile(settings: Settings, policy: LoadBalancingPolicy) -> Executio
         serial_consistency_level=None if serial is None else ConsistencyLevel.name_to_value[serial],
         request_timeout=settings.request_timeout,
     )
+
+
+def named_profiles(settings: Settings, policy: LoadBalancingPolicy) -> dict[str, ExecutionProfile]:
+    """The ``execution_profiles`` setting, merged with the default profile: one that does not choose its own
+    load-balancing policy shares the default's (local DC pinned) instead of the driver's unpinned one."""
+    profiles = {}
+    for name, given in settings.execution_profiles:
+        profile = given
+        if not getattr(given, "_load_balancing_policy_explicit", True):
+            profile = copy.copy(given)  # the user's object stays as given; each Cluster gets its own copy
+            profile.load_balancing_policy = policy
+            profile._load_balancing_policy_explicit = True
+        profiles[name] = profile
+    return profiles
 
 
 def cluster_factory(settings: Settings) -> ClusterFactory:
