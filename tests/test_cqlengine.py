@@ -19,7 +19,7 @@ from cassandra.cqlengine import connection, models
 from cassandra.cqlengine.management import sync_table
 from cassandra.query import named_tuple_factory
 
-from tests.apps.models import Reading
+from tests.apps.readings import Reading
 from tests.support.forks import in_fork
 from tests.support.servers import get_many, running, stop_and_check_closed, wait_until
 from wsgi_cassandra import CassandraMiddleware

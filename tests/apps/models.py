@@ -22,9 +22,9 @@ import sys
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from cassandra.cqlengine import columns, connection
-from cassandra.cqlengine.models import Model
+from cassandra.cqlengine import connection
 
+from tests.apps.readings import Reading
 from wsgi_cassandra import CassandraMiddleware
 
 if TYPE_CHECKING:
@@ -37,13 +37,6 @@ _handler = logging.StreamHandler(sys.stderr)
 _handler.setFormatter(logging.Formatter("%(process)d %(levelname)s %(name)s: %(message)s"))
 logging.getLogger("wsgi_cassandra").addHandler(_handler)
 logging.getLogger("wsgi_cassandra").setLevel(logging.DEBUG)
-
-
-class Reading(Model):
-    __table_name__ = "readings"
-    sensor = columns.Text(partition_key=True)
-    seq = columns.Integer(primary_key=True)
-    value = columns.Text()
 
 
 HOOK_CALLS: list[dict[str, Any]] = []
