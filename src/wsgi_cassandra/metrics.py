@@ -9,7 +9,7 @@
 Each worker writes its figures to files in ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess
 mode, the only way figures survive pre-fork servers) and whichever worker answers the metrics path
 aggregates them all. Gauges carry a ``pid`` label (one series per live worker); counters and histograms are
-summed over workers. Requires ``pip install wsgi-cassandra[prometheus]``. The metrics (README, "Metrics"):
+summed over workers. Requires the ``prometheus`` extra (prometheus_client). The metrics (README, "Metrics"):
 
 - ``wsgi_cassandra_session_state{state, pid}``: 1 for the worker's state (``connecting``, ``ready``,
   ``unavailable``, ``hosts_down``), 0 for the others;
@@ -59,7 +59,7 @@ class Metrics:
         except ImportError:
             raise ConfigurationError(
                 "WSGI_CASSANDRA_METRICS_PATH is set but prometheus_client is not installed: "
-                "pip install 'wsgi-cassandra[prometheus]'"
+                "install the prometheus extra (pip install 'wsgi-cassandra[prometheus]', or prometheus-client)"
             ) from None
         from prometheus_client import values
 
