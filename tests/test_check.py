@@ -50,6 +50,21 @@ def test_connects_and_reports_phases_cluster_and_advice(cassandra: Target, keysp
         assert "set CASSANDRA_PROTOCOL_VERSION=5" in out  # ...so pinning is the advice
 
 
+def test_prints_the_effective_default_execution_profile(cassandra: Target) -> None:
+    env = cassandra.subprocess_env(
+        CASSANDRA_CONSISTENCY="local_quorum", CASSANDRA_SERIAL_CONSISTENCY="LOCAL_SERIAL", CASSANDRA_REQUEST_TIMEOUT="3"
+    )
+    result = run_check(env)
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout.split("Default execution profile", 1)[1]
+    assert "consistency            LOCAL_QUORUM" in out
+    assert "serial consistency     LOCAL_SERIAL" in out
+    assert "request timeout        3 s" in out
+    assert "row factory            named_tuple_factory" in out
+    assert "load balancing         TokenAwarePolicy(DCAwareRoundRobinPolicy)" in out
+
+
 def test_pinned_protocol_version_needs_no_advice(cassandra: Target) -> None:
     server = cassandra.embedded
     env = cassandra.subprocess_env(CASSANDRA_PROTOCOL_VERSION="5")

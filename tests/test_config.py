@@ -212,6 +212,12 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "schema_metadata": ("none", "none"),
         "metadata_keyspaces": ("a,b", ("a", "b")),
         "warm_jitter": ("0.5", 0.5),
+        "consistency": ("local_quorum", "LOCAL_QUORUM"),
+        "serial_consistency": ("LOCAL_SERIAL", "LOCAL_SERIAL"),
+        "request_timeout": ("2", 2.0),
+        "cqlengine": ("yes", True),
+        "metrics_path": ("/metrics", "/metrics"),
+        "metrics_requests": ("no", False),
     }
     env = {option.env: samples[option.name][0] for option in options() if option.env}
     assert {name: value for name, (_, value) in samples.items()} == settings_from_env(env)

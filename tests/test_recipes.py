@@ -44,6 +44,7 @@ def as_lines(body: str) -> list[str]:
 CASES = [
     pytest.param("bare_wsgi.py", "/", lambda m: m.application, as_lines, id="bare-wsgi"),
     pytest.param("flask_app.py", "/items", lambda m: m.app.wsgi_app, as_json, id="flask"),
+    pytest.param("flask_cqlengine.py", "/items", lambda m: m.app.wsgi_app, as_json, id="flask-cqlengine"),
     pytest.param("django_wsgi.py", "/items", lambda m: m.application, as_json, id="django"),
     pytest.param("pyramid_app.py", "/items", lambda m: m.application, as_json, id="pyramid"),
     pytest.param("falcon_app.py", "/items", lambda m: m.application, as_json, id="falcon"),
@@ -90,12 +91,25 @@ def test_recipe_reads_rows_through_the_middleware(
     middleware = middleware_of(module)
     assert isinstance(middleware, CassandraMiddleware)
     try:
-        response = webob.Request.blank(path).get_response(module.app if filename == "flask_app.py" else middleware)
+        response = webob.Request.blank(path).get_response(module.app if filename.startswith("flask") else middleware)
     finally:
         middleware.shutdown()
 
     assert response.status_int == 200, response.text
     assert read(response.text) == NAMES
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("recipe_environment")
+def test_cqlengine_recipe_gets_one_model_by_key() -> None:
+    module = load("flask_cqlengine.py")
+    try:
+        response = webob.Request.blank("/items/1").get_response(module.app)
+    finally:
+        module.app.wsgi_app.shutdown()
+
+    assert response.status_int == 200, response.text
+    assert json.loads(response.text) == {"name": "item-1"}
 
 
 @pytest.mark.parametrize(

@@ -187,11 +187,33 @@ def report(settings: Settings, connected: Connected, *, first_version: int | Non
         f"  hosts                  {len(up)} up of {len(hosts)}",
         f"  schema                 {len(keyspaces)} keyspaces ({len(user)} user), {tables} tables ({user_tables} user)"
         + ("" if settings.schema_metadata == "full" else f"; schema metadata: {settings.schema_metadata}"),
+        "Default execution profile (what a statement without execution_profile= gets):",
+        *(f"  {line}" for line in describe_profile(cluster.profile_manager.default)),
         "Advice:",
     ]
     advice = _advice(settings, connected, negotiated=negotiated, downgraded=downgraded, dcs=dcs, tables=tables)
     lines += [f"  - {item}" for item in advice] or ["  - none: this configuration connects as fast as it can"]
     return lines
+
+
+def describe_profile(profile: Any) -> list[str]:
+    """An execution profile as the ``check`` command shows it, one field a line."""
+    from cassandra import ConsistencyLevel
+
+    def level(value: int | None, default: str) -> str:
+        return default if value is None else str(ConsistencyLevel.value_to_name.get(value, value))
+
+    policy = profile.load_balancing_policy
+    child = getattr(policy, "_child_policy", None)
+    local_dc = getattr(child if child is not None else policy, "local_dc", None)
+    policy_name = type(policy).__name__ + (f"({type(child).__name__})" if child is not None else "")
+    return [
+        f"consistency            {level(profile.consistency_level, 'LOCAL_ONE')}",
+        f"serial consistency     {level(profile.serial_consistency_level, 'SERIAL (driver default)')}",
+        f"request timeout        {profile.request_timeout:g} s",
+        f"row factory            {getattr(profile.row_factory, '__name__', repr(profile.row_factory))}",
+        f"load balancing         {policy_name}" + (f", local DC {local_dc}" if local_dc else ""),
+    ]
 
 
 def _advice(

@@ -30,6 +30,8 @@ from .exceptions import ConfigurationError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from cassandra.cluster import ExecutionProfile, Session
+
     from .secret import Secret
 
 __all__ = [
@@ -156,6 +158,24 @@ class Settings:
             "CASSANDRA_CONNECT_TIMEOUT", "Seconds per connection attempt and control-connection query", c.seconds
         ),
     )
+    # The default execution profile (named profiles: ``execution_profiles`` below).
+    consistency: str = field(
+        default="LOCAL_ONE",
+        metadata=_row("CASSANDRA_CONSISTENCY", "Consistency level of the default execution profile", c.consistency),
+    )
+    serial_consistency: str | None = field(
+        default=None,
+        metadata=_row(
+            "CASSANDRA_SERIAL_CONSISTENCY",
+            "Serial consistency of conditional writes: `SERIAL` or `LOCAL_SERIAL`",
+            c.serial_consistency,
+            shown="driver's (`SERIAL`)",
+        ),
+    )
+    request_timeout: float = field(
+        default=10.0,
+        metadata=_row("CASSANDRA_REQUEST_TIMEOUT", "Seconds a request waits for its answer (client side)", c.seconds),
+    )
     ssl: bool = field(default=False, metadata=_row("CASSANDRA_SSL", "TLS with the system's CA store", c.flag))
     ssl_ca: str | None = field(
         default=None, metadata=_row("CASSANDRA_SSL_CA", "PEM bundle of CAs to trust (turns TLS on)", c.pem_file)
@@ -239,6 +259,31 @@ class Settings:
             "WSGI_CASSANDRA_WARM_JITTER", "Random delay (seconds) before each worker's first connect", c.jitter
         ),
     )
+    cqlengine: bool = field(
+        default=False,
+        metadata=_row(
+            "WSGI_CASSANDRA_CQLENGINE",
+            "Register each worker's session with cqlengine ([cqlengine models](#cqlengine-models))",
+            c.flag,
+        ),
+    )
+    metrics_path: str | None = field(
+        default=None,
+        metadata=_row(
+            "WSGI_CASSANDRA_METRICS_PATH",
+            "Path answering every worker's Prometheus metrics ([Metrics](#metrics)), e.g. `/metrics`",
+            c.url_path,
+            shown="off",
+        ),
+    )
+    metrics_requests: bool = field(
+        default=False,
+        metadata=_row(
+            "WSGI_CASSANDRA_METRICS_REQUESTS",
+            "Also time the declared statements' requests and count their errors (opt-in)",
+            c.flag,
+        ),
+    )
     # Keyword arguments only (no environment variable).
     on_unavailable: OnUnavailable = field(
         default="503",
@@ -247,6 +292,23 @@ class Settings:
             "What a route using the session gets while none is ready (`app`: the app handles `SessionUnavailable`)",
             choices=OnUnavailable,
             argument="OnUnavailable",
+        ),
+    )
+    execution_profiles: tuple[tuple[str, ExecutionProfile], ...] = field(
+        default=(),
+        metadata=_row(
+            None,
+            "Named `ExecutionProfile`s, added next to the default one",
+            c.execution_profiles,
+            argument="Mapping[str, ExecutionProfile]",
+        ),
+    )
+    on_ready: Callable[[Session], object] | None = field(
+        default=None,
+        metadata=_row(
+            None,
+            "Called with the worker's `Session` once it is ready, before its first request ([Ready hook](#ready-hook))",
+            c.callback,
         ),
     )
     environ_key: str = field(default="cassandra.session", metadata=_row(None, "Environ key of the `Session`", c.text))
@@ -276,6 +338,11 @@ class Settings:
             values["schema_metadata"] = "background"
         settings = cls(**values)
         settings._check_credentials()
+        if settings.metrics_requests and settings.metrics_path is None:
+            raise ConfigurationError(
+                "WSGI_CASSANDRA_METRICS_REQUESTS is set without WSGI_CASSANDRA_METRICS_PATH: "
+                "set the path that serves the metrics (e.g. /metrics)"
+            )
         if settings.ssl_key is not None and settings.ssl_cert is None:
             raise ConfigurationError(
                 "CASSANDRA_SSL_KEY is set without CASSANDRA_SSL_CERT: set both for client certificates"

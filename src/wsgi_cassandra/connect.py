@@ -13,7 +13,9 @@ worker's "session ready" log line, the health endpoint (``warmup_ms``) and the `
 - ``pools``: the connection pool(s) of the session, ``USE <keyspace>`` on each connection;
 - ``prepare``: the declared statements (see :mod:`wsgi_cassandra.prepare`);
 - ``routing``: the token -> replicas maps of the app's keyspaces, which the driver would otherwise build on
-  the first request routed to each (see :mod:`wsgi_cassandra.replica_maps`); only when there are any.
+  the first request routed to each (see :mod:`wsgi_cassandra.replica_maps`); only when there are any;
+- ``ready``: the set-up steps (cqlengine) and the app's ``on_ready`` hook, the last step of an attempt, so
+  that they run once the session is warm and before the holder hands it to a first request.
 
 The split between the first four comes from timing hooks put on this one Cluster for the duration of
 ``connect()`` and removed afterwards; should a driver version not have those methods, the whole connect is
@@ -41,7 +43,7 @@ from .prepare import EMPTY, StatementRegistry, prepare_all
 from .replica_maps import build_replica_maps
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from cassandra.cluster import Cluster, Session
     from cassandra.query import PreparedStatement
@@ -80,6 +82,9 @@ class Connector:
     ``schema_metadata`` is one of ``full``, ``keyspaces``, ``background``, ``none`` (see
     :mod:`wsgi_cassandra.fastconnect`); ``warm_jitter`` delays the first attempt of each process by a
     random 0..``warm_jitter`` seconds, so that a boot storm of workers does not hit the cluster at once.
+    ``setup`` callables (cqlengine's registration) are part of the attempt: one that raises fails it, and it
+    is retried. ``on_ready`` (the app's hook) is then called with the Session; what it raises is logged and
+    the session is used anyway.
     On any failure the half-built Cluster is shut down before the exception propagates, so a failed
     attempt never leaks the driver's threads or sockets.
     """
@@ -93,6 +98,8 @@ class Connector:
         schema_metadata: SchemaMetadata = "full",
         metadata_keyspaces: Iterable[str] = (),
         warm_jitter: float = 0.0,
+        setup: Iterable[Callable[[Session], object]] = (),
+        on_ready: Callable[[Session], object] | None = None,
     ) -> None:
         self.factory = factory
         self.keyspace = keyspace
@@ -100,6 +107,8 @@ class Connector:
         self.schema_metadata = schema_metadata
         self.metadata_keyspaces = tuple(metadata_keyspaces)
         self.warm_jitter = warm_jitter
+        self.setup = tuple(setup)
+        self.on_ready = on_ready
         self._jittered_pid = 0
         self._attempt: _Attempt | None = None  # the attempt in flight (one per process at a time)
 
@@ -144,12 +153,25 @@ class Connector:
             if build_replica_maps(cluster, keyspaces_used(self.keyspace, prepared, self.metadata_keyspaces)):
                 phases["routing"] = _ms_since(started)
             attempt.check()
+            if self.setup or self.on_ready is not None:
+                started = time.perf_counter()
+                self._ready(session, pid)
+                phases["ready"] = _ms_since(started)
         except BaseException:
             cluster.shutdown()
             raise
         if self.schema_metadata == "background":
             fetch_keyspaces_in_background(cluster, keyspaces, pid)
         return Connected(cluster=cluster, session=session, pid=pid, phases=phases, statements=prepared)
+
+    def _ready(self, session: Session, pid: int) -> None:
+        for step in self.setup:
+            step(session)
+        if self.on_ready is not None:
+            try:
+                self.on_ready(session)
+            except Exception:  # the app's hook never costs the worker its session, nor the server its boot
+                log.exception("pid %d: the on_ready hook %r raised; the session is used anyway", pid, self.on_ready)
 
     def _keyspaces(self, prepared: Mapping[str, PreparedStatement]) -> list[str]:
         if self.schema_metadata in ("full", "none"):

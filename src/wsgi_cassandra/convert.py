@@ -23,8 +23,11 @@ from .exceptions import ConfigurationError, masked
 from .secret import Secret
 
 __all__ = [
+    "callback",
     "choice",
+    "consistency",
     "contact_points",
+    "execution_profiles",
     "flag",
     "jitter",
     "keyspace",
@@ -34,6 +37,7 @@ __all__ = [
     "protocol_version",
     "seconds",
     "secret",
+    "serial_consistency",
     "split_host_port",
     "text",
     "url_path",
@@ -190,3 +194,68 @@ def warmer(value: object, source: str) -> str:
     from .warmers import names
 
     return choice(tuple(names()))(value, source)
+
+
+def _consistency_names() -> dict[str, int]:
+    from cassandra import ConsistencyLevel  # light: the package root, not cassandra.cluster
+
+    return dict(ConsistencyLevel.name_to_value)
+
+
+def consistency(value: object, source: str) -> str:
+    """A consistency level by name (any case), or a ``ConsistencyLevel`` constant; the upper-case name out."""
+    names = _consistency_names()
+    return _level(value, source, names, [name for name in names if "SERIAL" not in name])
+
+
+def serial_consistency(value: object, source: str) -> str:
+    """``SERIAL`` or ``LOCAL_SERIAL`` (the only levels for the Paxos phase of conditional writes)."""
+    names = _consistency_names()
+    return _level(value, source, names, [name for name in names if "SERIAL" in name])
+
+
+def _level(value: object, source: str, names: dict[str, int], accepted: list[str]) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        by_value = {number: name for name, number in names.items()}
+        name = by_value.get(value, "")
+    else:
+        name = str(value).strip().upper()
+    if name not in accepted:
+        raise ConfigurationError.not_one_of(source, value, accepted)
+    return name
+
+
+def execution_profiles(value: object, source: str) -> tuple[tuple[str, Any], ...]:
+    """Named ``ExecutionProfile`` objects (a mapping), kept as sorted ``(name, profile)`` pairs.
+
+    The default profile is built from the settings (consistency, serial consistency, request timeout,
+    load balancing); a profile named like it would silently replace those, so it is refused.
+    """
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
+
+    if isinstance(value, tuple):  # already converted (Settings.with_)
+        value = dict(value)
+    if not hasattr(value, "items"):
+        raise _bad(source, value, "a mapping of profile name -> cassandra.cluster.ExecutionProfile")
+    pairs = []
+    for name, profile in value.items():
+        if name is EXEC_PROFILE_DEFAULT or name == EXEC_PROFILE_DEFAULT:
+            raise ConfigurationError(
+                f"{source} names the default profile; accepted: other names (the default one comes from "
+                "CASSANDRA_CONSISTENCY, CASSANDRA_SERIAL_CONSISTENCY and CASSANDRA_REQUEST_TIMEOUT)"
+            )
+        if not isinstance(name, str) or not name.strip():
+            raise _bad(source, name, "profile names that are non-empty strings")
+        if not isinstance(profile, ExecutionProfile):
+            raise ConfigurationError(
+                f"{source}: profile {name!r} is a {type(profile).__name__}; "
+                "accepted: a cassandra.cluster.ExecutionProfile"
+            )
+        pairs.append((name, profile))
+    return tuple(sorted(pairs, key=lambda pair: pair[0]))
+
+
+def callback(value: object, source: str) -> Callable[..., Any]:
+    if not callable(value):
+        raise _bad(source, value, "a callable")
+    return value

@@ -6,6 +6,7 @@ builds its Cluster: importing ``wsgi_cassandra`` stays cheap and starts nothing.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any, Callable
 
 from .convert import split_host_port
@@ -14,7 +15,8 @@ from .tls import ssl_context
 if TYPE_CHECKING:
     import ssl
 
-    from cassandra.cluster import Cluster
+    from cassandra.cluster import Cluster, ExecutionProfile
+    from cassandra.policies import LoadBalancingPolicy
 
     from .config import Settings
 
@@ -26,7 +28,7 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
 
     ``tls`` is the context :func:`~wsgi_cassandra.tls.ssl_context` built (built here when not given).
     """
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT
     from cassandra.connection import DefaultEndPoint
     from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
@@ -42,7 +44,12 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
         "port": settings.port,
         "connect_timeout": settings.connect_timeout,
         "control_connection_timeout": settings.connect_timeout,
-        "execution_profiles": {EXEC_PROFILE_DEFAULT: ExecutionProfile(load_balancing_policy=policy)},
+        # Always execution-profile mode: a later ``session.row_factory = ...`` raises instead of switching the
+        # Cluster to legacy mode (after which every ``execution_profile=`` argument would raise).
+        "execution_profiles": {
+            EXEC_PROFILE_DEFAULT: default_profile(settings, policy),
+            **named_profiles(settings, policy),
+        },
         # The driver's default waits up to 10 minutes between reconnections to a down node; a web worker
         # should notice a recovered cluster within a minute.
         "reconnection_policy": ExponentialReconnectionPolicy(base_delay=1.0, max_delay=60.0),
@@ -59,6 +66,34 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
 
         kwargs["auth_provider"] = PlainTextAuthProvider(settings.username, settings.password.reveal())
     return kwargs
+
+
+def default_profile(settings: Settings, policy: LoadBalancingPolicy) -> ExecutionProfile:
+    """The default execution profile: the settings' consistency, serial consistency and request timeout."""
+    from cassandra import ConsistencyLevel
+    from cassandra.cluster import ExecutionProfile
+
+    serial = settings.serial_consistency
+    return ExecutionProfile(
+        load_balancing_policy=policy,
+        consistency_level=ConsistencyLevel.name_to_value[settings.consistency],
+        serial_consistency_level=None if serial is None else ConsistencyLevel.name_to_value[serial],
+        request_timeout=settings.request_timeout,
+    )
+
+
+def named_profiles(settings: Settings, policy: LoadBalancingPolicy) -> dict[str, ExecutionProfile]:
+    """The ``execution_profiles`` setting, merged with the default profile: one that does not choose its own
+    load-balancing policy shares the default's (local DC pinned) instead of the driver's unpinned one."""
+    profiles = {}
+    for name, given in settings.execution_profiles:
+        profile = given
+        if not getattr(given, "_load_balancing_policy_explicit", True):
+            profile = copy.copy(given)  # the user's object stays as given; each Cluster gets its own copy
+            profile.load_balancing_policy = policy
+            profile._load_balancing_policy_explicit = True
+        profiles[name] = profile
+    return profiles
 
 
 def cluster_factory(settings: Settings) -> ClusterFactory:

@@ -36,8 +36,9 @@ class ConfigurationError(WsgiCassandraError, ValueError):
     def not_one_of(cls, source: str, value: object, accepted: Iterable[str]) -> ConfigurationError:
         """``source = value`` is none of ``accepted``; a near miss gets "did you mean ...?"."""
         accepted = list(accepted)
-        close = difflib.get_close_matches(str(value).strip().lower(), accepted, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        lowered = {name.lower(): name for name in accepted}  # matched in any case, suggested as spelled
+        close = difflib.get_close_matches(str(value).strip().lower(), list(lowered), n=1)
+        hint = f"; did you mean {lowered[close[0]]!r}?" if close else ""
         return cls(f"{source} = {masked(value)!r} is not valid; accepted: {', '.join(accepted)}{hint}")
 
 

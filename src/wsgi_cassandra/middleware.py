@@ -36,9 +36,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-    from cassandra.cluster import Cluster
+    from cassandra.cluster import Cluster, ExecutionProfile, Session
 
     from .config import OnUnavailable, SchemaMetadata, WarmerName
+    from .cqlengine import CqlengineBinding
+    from .metrics import Metrics
     from .prepare import StatementRegistry
     from .secret import Secret
 
@@ -63,8 +65,10 @@ class CassandraMiddleware:
         "_app",
         "_cluster_key",
         "_convert",
+        "_cqlengine",
         "_health",
         "_key",
+        "_metrics",
         "_statements_key",
         "holder",
         "settings",
@@ -87,6 +91,9 @@ class CassandraMiddleware:
         local_dc: str | None = None,
         protocol_version: int | None = None,
         connect_timeout: float | None = None,
+        consistency: str | None = None,
+        serial_consistency: str | None = None,
+        request_timeout: float | None = None,
         ssl: bool | None = None,
         ssl_ca: str | None = None,
         ssl_cert: str | None = None,
@@ -101,7 +108,12 @@ class CassandraMiddleware:
         schema_metadata: SchemaMetadata | None = None,
         metadata_keyspaces: str | list[str] | tuple[str, ...] | None = None,
         warm_jitter: float | None = None,
+        cqlengine: bool | None = None,
+        metrics_path: str | None = None,
+        metrics_requests: bool | None = None,
         on_unavailable: OnUnavailable | None = None,
+        execution_profiles: Mapping[str, ExecutionProfile] | None = None,
+        on_ready: Callable[[Session], object] | None = None,
         environ_key: str | None = None,
         cluster_environ_key: str | None = None,
         statements_environ_key: str | None = None,
@@ -116,15 +128,19 @@ class CassandraMiddleware:
             explicit["warmer"] = None  # a Warmer object: not a setting, used as it is
         self.settings = Settings.resolve(explicit, environ)
         factory = cluster_factory or settings_cluster_factory(self.settings)
+        self._metrics = self._metrics_of()
+        connector = Connector(
+            factory,
+            keyspace=self.settings.keyspace,
+            statements=as_statements(statements),
+            schema_metadata=self.settings.schema_metadata,
+            metadata_keyspaces=self.settings.metadata_keyspaces,
+            warm_jitter=self.settings.warm_jitter,
+            setup=self._setup_steps(),
+            on_ready=self.settings.on_ready,
+        )
         self.holder = SessionHolder(
-            Connector(
-                factory,
-                keyspace=self.settings.keyspace,
-                statements=as_statements(statements),
-                schema_metadata=self.settings.schema_metadata,
-                metadata_keyspaces=self.settings.metadata_keyspaces,
-                warm_jitter=self.settings.warm_jitter,
-            ),
+            connector if self._metrics is None else self._metrics.connector(connector),
             warm_timeout=self.settings.warm_timeout,
             shutdown_timeout=self.settings.shutdown_timeout,
             backoff=Backoff(maximum=self.settings.retry_max),
@@ -141,6 +157,8 @@ class CassandraMiddleware:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if self._health is not None and environ.get("PATH_INFO") == self._health:
             return health_response(self.holder, start_response)
+        if self._metrics is not None and environ.get("PATH_INFO") == self._metrics.path:
+            return self._metrics.response(start_response)
         # The fast path, inlined (no call): this process's ready connection, checked against the pid that
         # built it, so that a forked child never uses its parent's session.
         state = self.holder.state
@@ -149,6 +167,8 @@ class CassandraMiddleware:
             # Not ready in this process (first request, forked child, outage, shut down): connect or fail fast.
             live = self.holder.get()
             if live is None:
+                if self._metrics is not None:
+                    start_response = self._metrics.counting_503(start_response)
                 return serve_unavailable(
                     self._app,
                     environ,
@@ -168,11 +188,40 @@ class CassandraMiddleware:
             no_host = no_host_error(exc) if self._convert else None
             if no_host is None:
                 raise
+            if self._metrics is not None:
+                start_response = self._metrics.counting_503(start_response)
             return respond_503_after_error(start_response, no_host, sys.exc_info())
+
+    def session(self, timeout: float | None = None) -> Session:
+        """This process's ready ``Session``, for code outside a request (a thread, a scheduler, a command).
+
+        The same session requests get, with the same fork safety: called in a forked child, it builds the
+        child's own. If none is ready it connects and waits up to ``timeout`` (default ``warm_timeout``);
+        raises :class:`~wsgi_cassandra.exceptions.SessionUnavailable` if there is still none.
+        """
+        return self.holder.session(timeout)
 
     def shutdown(self, timeout: float | None = None) -> bool:
         """Close this worker's Cluster, bounded by ``shutdown_timeout`` (see ``SessionHolder.shutdown``)."""
+        if self._cqlengine is not None:
+            self._cqlengine.close()
         return self.holder.shutdown(timeout)
+
+    def _metrics_of(self) -> Metrics | None:
+        if self.settings.metrics_path is None:
+            return None
+        from .metrics import Metrics
+
+        return Metrics(self.settings)
+
+    def _setup_steps(self) -> tuple[CqlengineBinding, ...]:
+        """What the connector does after connecting and before ``on_ready``: cqlengine's registration."""
+        self._cqlengine = None
+        if self.settings.cqlengine:
+            from .cqlengine import CqlengineBinding
+
+            self._cqlengine = CqlengineBinding(self.settings.keyspace)
+        return () if self._cqlengine is None else (self._cqlengine,)
 
     def __repr__(self) -> str:
         return f"<CassandraMiddleware {self.settings!r} warmer={self.warmer.name!r}>"

@@ -46,6 +46,7 @@ class Batch:
     statements: list[tuple[str | bytes, Sequence[Value]]]
     consistency: int
     keyspace: str | None
+    serial_consistency: int | None = None
 
 
 def reader(body: bytes, flags: int, custom_payload_flag: int) -> Reader:
@@ -131,14 +132,13 @@ def batch(r: Reader, version: int) -> Batch:
         statements.append((target, values))
     consistency = r.short()
     flags = r.int32() if version >= 5 else r.byte()
-    if flags & _SERIAL_CONSISTENCY:
-        r.short()
+    serial = r.short() if flags & _SERIAL_CONSISTENCY else None
     if flags & _TIMESTAMP:
         r.long()
     keyspace = r.string() if version >= 5 and flags & _KEYSPACE else None
     if version >= 5 and flags & _NOW_IN_SECONDS:
         r.int32()
-    return Batch(batch_type, statements, consistency, keyspace)
+    return Batch(batch_type, statements, consistency, keyspace, serial)
 
 
 def startup(r: Reader) -> dict[str, str]:

@@ -138,7 +138,7 @@ class CQLServer:
             datacenter=self.datacenter,
             rack=self.rack,
         )
-        self.statements = Statements(self.engine, self.node, self.hub)
+        self.statements = Statements(self.engine, self.node, self.hub, self.stats)
         if self._owns_hub:
             self.engine.set_nodes([self.node])
         loop = asyncio.new_event_loop()

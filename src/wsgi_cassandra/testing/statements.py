@@ -15,14 +15,16 @@ from . import encode as enc
 if TYPE_CHECKING:
     from .cql import NodeInfo
     from .events import EventHub
+    from .stats import Stats
     from .wire import Reader
 
 
 class Statements:
     """Runs statements for one node (its ``NodeInfo`` is what ``system.local`` describes)."""
 
-    def __init__(self, engine: Any, node: NodeInfo, hub: EventHub) -> None:
+    def __init__(self, engine: Any, node: NodeInfo, hub: EventHub, stats: Stats | None = None) -> None:
         self._engine = engine
+        self._stats = stats
         self._node = node
         self._hub = hub
         self._metadata_ids: dict[tuple[results.Column, ...], bytes] = {}
@@ -32,6 +34,8 @@ class Statements:
         engine = self._engine
         if opcode == frames.EXECUTE:
             query_id, metadata_id, p = decode.execute(r, version)
+            if self._stats is not None:
+                self._stats.consistency("EXECUTE", p.consistency, p.serial_consistency)
             res = engine.execute_prepared(
                 query_id,
                 p.values,
@@ -50,6 +54,8 @@ class Statements:
             return self._other(res, version, keyspace)
         if opcode == frames.QUERY:
             text, p = decode.query(r, version)
+            if self._stats is not None:
+                self._stats.consistency("QUERY", p.consistency, p.serial_consistency)
             res = engine.execute(
                 text,
                 p.values,
@@ -68,6 +74,8 @@ class Statements:
             self._hub.remember_prepared(prepared.query_id, text)
             return enc.prepared(prepared, version), keyspace
         batch = decode.batch(r, version)
+        if self._stats is not None:
+            self._stats.consistency("BATCH", batch.consistency, batch.serial_consistency)
         res = engine.batch(
             batch.statements, keyspace=batch.keyspace or keyspace, node=self._node, protocol_version=version
         )

@@ -1,4 +1,4 @@
-"""What a test server saw: connections, handshakes, requests by kind, client addresses.
+"""What a test server saw: connections, handshakes, requests by kind, client addresses, consistency levels.
 
 Tests assert on these facts ("each worker connected once", "no connection leaked after shutdown"), so
 the counters are updated under a lock by the server thread and read as consistent snapshots; waiting for
@@ -6,6 +6,7 @@ a value is a bounded poll (deadline, fixed step), never an open-ended loop::
 
     server.stats.wait_for("connections_open", 0, timeout=5)
     assert server.stats.snapshot().requests["STARTUP"] == 1
+    assert server.stats.snapshot().consistencies[("QUERY", "QUORUM", "LOCAL_SERIAL")] == 1
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class StatsSnapshot:
     protocol_errors: int = 0
     requests: dict[str, int] = field(default_factory=dict)
     client_addresses: list[tuple[str, int]] = field(default_factory=list)
+    # (QUERY/EXECUTE/BATCH, consistency, serial consistency or None) -> how many requests carried them
+    consistencies: dict[tuple[str, str, str | None], int] = field(default_factory=dict)
 
     def __add__(self, other: StatsSnapshot) -> StatsSnapshot:
         return StatsSnapshot(
@@ -36,6 +39,7 @@ class StatsSnapshot:
             self.protocol_errors + other.protocol_errors,
             dict(Counter(self.requests) + Counter(other.requests)),
             self.client_addresses + other.client_addresses,
+            dict(Counter(self.consistencies) + Counter(other.consistencies)),
         )
 
     def value(self, name: str) -> int:
@@ -46,6 +50,16 @@ class StatsSnapshot:
             raise ValueError(f"Unknown counter {name!r}; expected one of {_COUNTERS} or requests.<KIND>")
         return int(getattr(self, name))
 
+
+# The protocol's [consistency] codes (native_protocol_v4.spec, section 3).
+_LEVELS = dict(
+    enumerate(
+        [
+            *("ANY", "ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "EACH_QUORUM"),
+            *("SERIAL", "LOCAL_SERIAL", "LOCAL_ONE"),
+        ]
+    )
+)
 
 _COUNTERS = ("connections_opened", "connections_open", "startups", "authentications", "protocol_errors")
 
@@ -75,6 +89,10 @@ class _Waitable:
     @property
     def client_addresses(self) -> list[tuple[str, int]]:
         return self.snapshot().client_addresses
+
+    @property
+    def consistencies(self) -> dict[tuple[str, str, str | None], int]:
+        return self.snapshot().consistencies
 
     def wait_for(
         self,
@@ -111,6 +129,7 @@ class Stats(_Waitable):
         self._opened = self._open = self._startups = self._auths = self._protocol_errors = 0
         self._requests: Counter[str] = Counter()
         self._addresses: list[tuple[str, int]] = []
+        self._consistencies: Counter[tuple[str, str, str | None]] = Counter()
 
     def reset(self) -> None:
         """Zero every counter except ``connections_open``, which keeps describing live connections."""
@@ -129,6 +148,7 @@ class Stats(_Waitable):
                 self._protocol_errors,
                 dict(self._requests),
                 list(self._addresses),
+                dict(self._consistencies),
             )
 
     def connection_opened(self, peer: tuple[str, int]) -> None:
@@ -146,6 +166,12 @@ class Stats(_Waitable):
             self._requests[kind] += 1
             if kind == "STARTUP":
                 self._startups += 1
+
+    def consistency(self, kind: str, level: int, serial: int | None) -> None:
+        """The consistency (and serial consistency) a QUERY, EXECUTE or BATCH asked for."""
+        key = (kind, _LEVELS.get(level, str(level)), None if serial is None else _LEVELS.get(serial, str(serial)))
+        with self._lock:
+            self._consistencies[key] += 1
 
     def authenticated(self) -> None:
         with self._lock:

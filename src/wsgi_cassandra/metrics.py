@@ -1,0 +1,226 @@
+"""Prometheus metrics of every worker, valid under pre-fork servers; off unless a path is configured.
+
+::
+
+    $ export PROMETHEUS_MULTIPROC_DIR=/run/wsgi-metrics     # an empty directory, writable by the workers
+    $ WSGI_CASSANDRA_METRICS_PATH=/metrics gunicorn -w 4 app:application
+    $ curl localhost:8000/metrics                           # any worker answers, with all workers' figures
+
+Each worker writes its figures to files in ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess
+mode, the only way figures survive pre-fork servers) and whichever worker answers the metrics path
+aggregates them all. Gauges carry a ``pid`` label (one series per live worker); counters and histograms are
+summed over workers. Requires the ``prometheus`` extra (prometheus_client). The metrics (README, "Metrics"):
+
+- ``wsgi_cassandra_session_state{state, pid}``: 1 for the worker's state (``connecting``, ``ready``,
+  ``unavailable``, ``hosts_down``), 0 for the others;
+- ``wsgi_cassandra_warmup_phase_seconds{phase, pid}``: the last warm-up's duration, by phase;
+- ``wsgi_cassandra_hosts_up{pid}``: hosts the worker's driver sees up;
+- ``wsgi_cassandra_connect_attempts_total`` and ``wsgi_cassandra_connect_failures_total``;
+- ``wsgi_cassandra_unavailable_responses_total``: 503s answered for lack of a session;
+- opt-in (``WSGI_CASSANDRA_METRICS_REQUESTS``): ``wsgi_cassandra_request_seconds{statement}`` (histogram)
+  and ``wsgi_cassandra_request_errors_total{statement, error}``, for the declared statements, timed from
+  the driver's request-init listener to the request's callback.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import os
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from .exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from _typeshed.wsgi import StartResponse
+    from cassandra.cluster import ResponseFuture
+
+    from .config import Settings
+    from .connect import Connected
+
+__all__ = ["STATES", "Metrics"]
+
+log = logging.getLogger(__name__)
+
+STATES = ("connecting", "ready", "unavailable", "hosts_down")
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class Metrics:
+    """The middleware's metrics: a connector wrapper, a 503 counter and the scrape; see the module doc."""
+
+    def __init__(self, settings: Settings) -> None:
+        try:
+            import prometheus_client  # noqa: F401 - asked for by name: fail at construction
+        except ImportError:
+            raise ConfigurationError(
+                "WSGI_CASSANDRA_METRICS_PATH is set but prometheus_client is not installed: "
+                "install the prometheus extra (pip install 'wsgi-cassandra[prometheus]', or prometheus-client)"
+            ) from None
+        from prometheus_client import values
+
+        directory = os.environ.get(MULTIPROC_DIR)  # prometheus_client reads the process's environment
+        if not directory or not os.path.isdir(directory):
+            raise ConfigurationError(
+                f"WSGI_CASSANDRA_METRICS_PATH is set but {MULTIPROC_DIR} = {directory!r} is not a directory; "
+                "accepted: an empty directory writable by every worker, set before the server starts"
+            )
+        if values.ValueClass is values.MutexValue:
+            raise ConfigurationError(
+                f"prometheus_client was imported before {MULTIPROC_DIR} was set, so it is not in multiprocess "
+                "mode: set the variable in the server's environment, before the app is loaded"
+            )
+        self.path = settings.metrics_path
+        self.time_requests = settings.metrics_requests
+        self._exit_hook_pid = 0
+
+    # --- the connector: attempts, failures, warm-up phases, state, hosts --------------------------------
+
+    def connector(self, connect: Callable[[int], Connected]) -> Callable[[int], Connected]:
+        """``connect`` with its attempts, failures, phases and resulting state recorded."""
+
+        @functools.wraps(connect)
+        def attempt(pid: int) -> Connected:
+            families = _families()
+            if self._exit_hook_pid != pid:
+                self._exit_hook_pid = pid
+                _set_state(families, "connecting")
+                atexit.register(_mark_dead, pid)
+            families.attempts.inc()
+            try:
+                connected = connect(pid)
+            except Exception:
+                families.failures.inc()
+                _set_state(families, "unavailable")
+                raise
+            for phase, ms in connected.phases.items():
+                families.warmup.labels(phase).set(ms / 1000.0)
+            watch = _HostsGauge(connected, families)
+            watch.update()
+            connected.cluster.register_listener(watch)
+            if self.time_requests and connected.statements:
+                names = {prepared.query_id: name for name, prepared in connected.statements.items()}
+                connected.session.add_request_init_listener(_RequestTimer(names, families))
+            return connected
+
+        return attempt
+
+    # --- the request path: only the not-ready path and the scrape ---------------------------------------
+
+    def counting_503(self, start_response: StartResponse) -> StartResponse:
+        """``start_response`` that counts the 503s answered for lack of a session."""
+
+        def counted(status: str, headers: Any, exc_info: Any = None) -> Any:
+            if status.startswith("503"):
+                _families().unavailable.inc()
+            return start_response(status, headers, exc_info)
+
+        return counted
+
+    def response(self, start_response: StartResponse) -> Iterable[bytes]:
+        """The scrape: every worker's figures (and the app's own multiprocess metrics) in one text page."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        body = generate_latest(registry)
+        start_response(
+            "200 OK",
+            [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")],
+        )
+        return [body]
+
+
+class _Families:
+    """The metric objects, made once per process; their values live in per-pid files, so forks are safe."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        def gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> Any:
+            return Gauge(name, doc, labels, multiprocess_mode="liveall", registry=None)
+
+        self.state = gauge("wsgi_cassandra_session_state", "1 for the worker's session state", ("state",))
+        self.warmup = gauge("wsgi_cassandra_warmup_phase_seconds", "Last warm-up's duration by phase", ("phase",))
+        self.hosts_up = gauge("wsgi_cassandra_hosts_up", "Hosts the worker's driver sees up")
+        self.attempts = Counter("wsgi_cassandra_connect_attempts", "Connect attempts", registry=None)
+        self.failures = Counter("wsgi_cassandra_connect_failures", "Failed connect attempts", registry=None)
+        self.unavailable = Counter(
+            "wsgi_cassandra_unavailable_responses", "503s answered for lack of a session", registry=None
+        )
+        self.latency = Histogram(
+            "wsgi_cassandra_request_seconds",
+            "Driver request latency by declared statement",
+            ("statement",),
+            registry=None,
+        )
+        self.errors = Counter(
+            "wsgi_cassandra_request_errors",
+            "Driver request errors by declared statement",
+            ("statement", "error"),
+            registry=None,
+        )
+
+
+@functools.cache
+def _families() -> _Families:
+    return _Families()
+
+
+def _set_state(families: _Families, state: str) -> None:
+    for name in STATES:
+        families.state.labels(name).set(1 if name == state else 0)
+
+
+def _mark_dead(pid: int) -> None:
+    """At this worker's exit: its gauges leave the scrape (counters and histograms keep counting it)."""
+    if os.getpid() != pid:
+        return
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+class _HostsGauge:
+    """A driver host listener keeping ``hosts_up`` and the ready / hosts_down state current."""
+
+    def __init__(self, connected: Connected, families: _Families) -> None:
+        self._cluster = connected.cluster
+        self._families = families
+
+    def update(self, *_: Any) -> None:
+        up = sum(1 for host in self._cluster.metadata.all_hosts() if host.is_up)
+        self._families.hosts_up.set(up)
+        _set_state(self._families, "ready" if up else "hosts_down")
+
+    on_up = on_down = on_add = on_remove = update
+
+
+class _RequestTimer:
+    """A request-init listener: times the declared statements' requests, counts their errors."""
+
+    __slots__ = ("_families", "_names")
+
+    def __init__(self, names: dict[bytes, str], families: _Families) -> None:
+        self._names = names
+        self._families = families
+
+    def __call__(self, future: ResponseFuture) -> None:
+        prepared = getattr(future.query, "prepared_statement", None)
+        name = self._names.get(getattr(prepared, "query_id", None))  # type: ignore[arg-type]
+        if name is None:
+            return
+        started = time.perf_counter()
+        future.add_callbacks(self._done, self._failed, callback_args=(name, started), errback_args=(name, started))
+
+    def _done(self, _rows: Any, name: str, started: float) -> None:
+        self._families.latency.labels(name).observe(time.perf_counter() - started)
+
+    def _failed(self, error: BaseException, name: str, started: float) -> None:
+        self._families.latency.labels(name).observe(time.perf_counter() - started)
+        self._families.errors.labels(name, type(error).__name__).inc()

@@ -1,0 +1,121 @@
+"""Prometheus metrics (``WSGI_CASSANDRA_METRICS_PATH``): every worker's figures in one scrape, under a
+real Gunicorn with 2 workers, and the 503 counter moving once Cassandra is gone."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support.servers import get_many, running, stop_and_check_closed, wait_until
+from wsgi_cassandra import CassandraMiddleware, ConfigurationError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.support.servers import Server
+    from tests.support.target import Target
+
+parser = pytest.importorskip("prometheus_client.parser", reason="needs prometheus_client: pip install .[prometheus]")
+
+APP = "tests.apps.metered:application"
+
+
+def no_app(environ: Any, start_response: Any) -> list[bytes]:  # pragma: no cover - never called
+    return []
+
+
+def scrape(server: Server) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """The metrics page as {(sample name, labels): value}."""
+    reply = server.get("/metrics")
+    assert reply.status == 200, reply.body
+    assert reply.headers["Content-Type"].startswith("text/plain")
+    samples = {}
+    for family in parser.text_string_to_metric_families(reply.body.decode()):
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def pids_with(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> set[int]:
+    wanted = set(labels.items())
+    return {
+        int(dict(key)["pid"])
+        for (sample, key), number in samples.items()
+        if sample == name and wanted <= key and number == 1
+    }
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(90)
+def test_scrape_shows_both_workers_and_counts_503s_when_cassandra_is_gone(
+    cassandra: Target, keyspace: str, tmp_path: Path
+) -> None:
+    server_node = cassandra.embedded
+    env = cassandra.subprocess_env(
+        CASSANDRA_KEYSPACE=keyspace,
+        WSGI_CASSANDRA_METRICS_PATH="/metrics",
+        WSGI_CASSANDRA_METRICS_REQUESTS="1",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+    )
+    with running("gunicorn", APP, "--workers", "2", env=env) as server:
+        server.wait_log(r"\[INFO\] Booting worker", count=2)
+        wait_until(
+            lambda: len(pids_with(scrape(server), "wsgi_cassandra_session_state", state="ready")) == 2,
+            timeout=30,
+            what="both workers ready in the scrape",
+        )
+        replies = get_many(server, "/", 20, concurrency=4)
+        assert {reply.status for reply in replies} == {200}
+
+        samples = scrape(server)
+        workers = server.worker_pids()
+        assert pids_with(samples, "wsgi_cassandra_session_state", state="ready") == workers
+        for pid in workers:
+            assert value(samples, "wsgi_cassandra_hosts_up", pid=str(pid)) == 1
+            assert value(samples, "wsgi_cassandra_warmup_phase_seconds", phase="pools", pid=str(pid)) > 0
+            assert value(samples, "wsgi_cassandra_warmup_phase_seconds", phase="prepare", pid=str(pid)) > 0
+        attempts = value(samples, "wsgi_cassandra_connect_attempts_total")
+        assert attempts - value(samples, "wsgi_cassandra_connect_failures_total") == 2, "one success per worker"
+        assert value(samples, "wsgi_cassandra_unavailable_responses_total") == 0
+        assert value(samples, "wsgi_cassandra_request_seconds_count", statement="items") == 20
+        assert value(samples, "wsgi_cassandra_request_seconds_bucket", statement="items", le="+Inf") == 20
+
+        # Cassandra goes away: the listener closes and every connection drops.
+        server_node.faults.refuse_connections()
+        server_node.faults.close_connections()
+
+        def every_worker_answers_503() -> bool:
+            answered = {reply.status for reply in get_many(server, "/", 8, concurrency=4)}
+            samples = scrape(server)
+            return (
+                answered == {503} and len(pids_with(samples, "wsgi_cassandra_session_state", state="hosts_down")) == 2
+            )
+
+        wait_until(every_worker_answers_503, timeout=30, what="both workers answering 503")
+        before = value(scrape(server), "wsgi_cassandra_unavailable_responses_total")
+        assert before >= 8
+        assert {reply.status for reply in get_many(server, "/", 5, concurrency=1)} == {503}
+        samples = scrape(server)
+        assert value(samples, "wsgi_cassandra_unavailable_responses_total") == before + 5
+        for pid in workers:
+            assert value(samples, "wsgi_cassandra_hosts_up", pid=str(pid)) == 0
+        assert server.get("/ping").status == 200, "routes without the session keep working"
+
+        server_node.faults.accept_connections()
+        stop_and_check_closed(server, cassandra)
+
+
+def test_metrics_need_the_multiprocess_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    with pytest.raises(ConfigurationError, match="PROMETHEUS_MULTIPROC_DIR"):
+        CassandraMiddleware(no_app, environ={}, warmer="lazy", metrics_path="/metrics")
+
+
+def test_request_metrics_need_the_metrics_path() -> None:
+    with pytest.raises(ConfigurationError, match="WSGI_CASSANDRA_METRICS_PATH"):
+        CassandraMiddleware(no_app, environ={"WSGI_CASSANDRA_METRICS_REQUESTS": "1"}, warmer="lazy")
