@@ -352,6 +352,7 @@ class DeletePlan(_Write):
             col = table.column(name)
             self.elements.append((col, self.binder.compile(term, _element_key_type(col), f"key({name})")))
         self.where = Where(table, stmt.where, self.binder)
+        _check_write_where(self.where, "DELETE")
         if stmt.conditions:
             self.conditions = Conditions(table, stmt.conditions, self.binder)
         if not self.where.has_full_partition_key():
@@ -473,7 +474,17 @@ def _delete(  # noqa: PLR0917 - a private helper of DeletePlan.apply
         data.drop(key)
 
 
+def _check_write_where(where: Where, statement: str) -> None:
+    if where.tokens:
+        raise InvalidRequest(f"The token function cannot be used in WHERE clauses for {statement} statements")
+    if where.multi:
+        raise InvalidRequest(
+            f"wsgi_cassandra test server: multi-column relations are not supported in {statement} statements"
+        )
+
+
 def _check_key_where(where: Where, table: TableDef, *, need_clustering: bool) -> None:
+    _check_write_where(where, "UPDATE")
     missing = [c.name for c in table.partition_key if c.name not in where.columns]
     if missing:
         raise InvalidRequest(f"Some partition key parts are missing: {', '.join(missing)}")

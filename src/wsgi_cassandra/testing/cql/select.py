@@ -81,7 +81,9 @@ class SelectPlan:
             i += 1
         return columns
 
-    def _group_key(self, part: Partition, row: Row | None) -> tuple[Any, ...]:
+    def _group_key(self, part: Partition | dict[str, Any], row: Row | None) -> tuple[Any, ...]:
+        if isinstance(part, dict):  # a system table row
+            return tuple(part.get(c.name) for c in self.group_by)
         return tuple(
             part.key[c.position] if c.kind == "partition_key" else (row.clustering[c.position] if row else None)
             for c in self.group_by
