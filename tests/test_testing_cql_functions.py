@@ -81,14 +81,15 @@ def test_literals_of_every_native_type_duration_tuple_and_date_as_integer(sessio
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        pytest.param("INSERT INTO t (k, ti) VALUES (1, 300)", "ti", id="tinyint-range"),
+        pytest.param("INSERT INTO t (k, ti) VALUES (1, 300)", "Unable to make byte from .300.", id="tinyint-range"),
+        pytest.param("INSERT INTO t (k, i) VALUES (1, 'not-an-ip')", "Unable to make inet address", id="inet"),
         pytest.param("INSERT INTO t (k, u) VALUES (1, 'not-a-uuid')", "Invalid STRING constant", id="uuid"),
         pytest.param("INSERT INTO t (k, tx) VALUES (1, 5)", "Invalid INTEGER constant", id="text"),
         pytest.param("INSERT INTO t (k, du) VALUES (1, 5)", "Invalid INTEGER constant", id="duration"),
     ],
 )
 def test_bad_literals_are_invalid_requests(session: Session, query: str, message: str) -> None:
-    session.execute("CREATE TABLE t (k int PRIMARY KEY, ti tinyint, u uuid, tx text, du duration)")
+    session.execute("CREATE TABLE t (k int PRIMARY KEY, ti tinyint, i inet, u uuid, tx text, du duration)")
     with pytest.raises(InvalidRequest, match=message):
         session.execute(query)
 
