@@ -158,7 +158,7 @@ def _from_json(ctype: ColumnType, doc: Any) -> Any:
 
 
 def _user_type(ctype: ColumnType, doc: Any) -> Any:
-    from .values import _ctype_for
+    from .values import ctype_for
 
     cqltype = ctype.cqltype
     if not isinstance(doc, dict):
@@ -168,7 +168,7 @@ def _user_type(ctype: ColumnType, doc: Any) -> Any:
         if name not in names:
             raise InvalidRequest(f"Unknown field '{name}' in value of user defined type {cqltype.typename}")
     values = tuple(
-        _from_json(_ctype_for(sub), doc.get(name)) if doc.get(name) is not None else None
+        _from_json(ctype_for(sub), doc.get(name)) if doc.get(name) is not None else None
         for name, sub in zip(names, cqltype.subtypes)
     )
     return cqltype.from_binary(cqltype.to_binary(values, 4), 4)

@@ -81,8 +81,10 @@ class _AggregateNode(Node):
         else:
             assert arg is not None
             ctype = arg.ctype
-            if name in ("sum", "avg") and ctype.spec.name not in functions._NUMERIC:
+            if name in ("sum", "avg") and ctype.spec.name not in functions.NUMERIC:
                 raise InvalidRequest(f"Invalid call to function {name}, none of its type signatures match")
+            if ctype.is_counter:  # the counter overloads (sumFunctionForCounter, ...) answer a bigint
+                ctype = _BIGINT
         super().__init__(ctype, _no_value)
 
     def accumulator(self) -> Accumulator:
@@ -260,9 +262,9 @@ class Selection:
         if sel.name not in fieldnames:
             raise InvalidRequest(f"Invalid field selection: {sel.column} of type {base.ctype.text} is not a user type")
         index = fieldnames.index(sel.name)
-        from .values import _ctype_for
+        from .values import ctype_for
 
-        ctype = _ctype_for(cqltype.subtypes[index])
+        ctype = ctype_for(cqltype.subtypes[index])
 
         def value(part: Any, row: Any, now: float) -> Any:
             udt = base.value(part, row, now)

@@ -114,7 +114,7 @@ class Binder:
             if field_term is None:
                 compiled.append(None)
                 continue
-            sub_ctype = _ctype_for(sub)
+            sub_ctype = ctype_for(sub)
             compiled.append(self.compile(field_term, sub_ctype, f"{name}.{field_name}"))
 
         def build(bound: Sequence[Any]) -> Any:
@@ -138,7 +138,7 @@ class Binder:
         raise InvalidRequest(f"Invalid {term.kind} literal for {name} of type {ctype.text}")
 
 
-def _ctype_for(cqltype: Any) -> ColumnType:
+def ctype_for(cqltype: Any) -> ColumnType:
     """A ColumnType for a driver type found inside a user type (its fields)."""
     from .types import parse_type
 
