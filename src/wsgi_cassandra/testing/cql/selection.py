@@ -313,6 +313,8 @@ class Selection:
         return lambda part, row, now: compiled(self.bound)
 
     def _token(self, sel: Selector) -> Node:
+        if self.table.virtual_rows is not None:
+            raise InvalidRequest("wsgi_cassandra test server: token() is not supported on system tables")
         names = [a.column for a in sel.args if a.kind == "column"]
         if names != [c.name for c in self.table.partition_key] or len(names) != len(sel.args):
             raise InvalidRequest(
