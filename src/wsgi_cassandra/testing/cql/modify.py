@@ -83,6 +83,16 @@ class _Write:
     def targets(self, call: Call, bound: Sequence[Any]) -> list[Target]:
         raise NotImplementedError
 
+    def _check_conditional_in(self) -> None:
+        where: Where | None = getattr(self, "where", None)
+        if not self.conditional or where is None:
+            return
+        for col, op, _ in where.compiled:
+            if op == "in":
+                part = "partition key" if col.kind == "partition_key" else "clustering key columns"
+                kind = "updates" if isinstance(self, UpdatePlan) else "deletions"
+                raise InvalidRequest(f"IN on the {part} is not supported with conditional {kind}")
+
     def cas_check(self, call: Call, bound: Sequence[Any]) -> tuple[bool, list[tuple[Partition, Row | None]]]:
         """Whether the conditions hold, and the existing rows they read (shown when they do not)."""
         data, now = call.state.data_for(self.table), call.state.clock()
@@ -263,6 +273,7 @@ class UpdatePlan(_Write):
                 "Invalid restrictions on clustering columns since the UPDATE statement modifies only static columns"
             )
         _check_key_where(self.where, table, need_clustering=not only_static)
+        self._check_conditional_in()
         self._finish([self.where.eq_markers.get(c.name) for c in table.partition_key])
 
     def _element_setter(self, col: ColumnDef, value: ElementSet) -> Compiled:
@@ -372,6 +383,7 @@ class DeletePlan(_Write):
                     "DELETE statements must restrict all PRIMARY KEY columns with equality relations in order to use "
                     f"IF conditions, but column '{unrestricted[0]}' is not restricted"
                 )
+        self._check_conditional_in()
         self._finish([self.where.eq_markers.get(c.name) for c in table.partition_key])
 
     def targets(self, call: Call, bound: Sequence[Any]) -> list[Target]:
