@@ -122,6 +122,8 @@ def test_lightweight_transaction_conditions_answer_like_cassandra(session: Sessi
     assert rows(session, "DELETE FROM acct WHERE id = 7 IF balance = 1") == [(False,)]  # no row: [applied] only
     assert rows(session, "DELETE FROM acct WHERE id = 1 IF EXISTS") == [(True,)]
     assert rows(session, "SELECT id, balance FROM acct") == [(5, 1)]
+    with pytest.raises(InvalidRequest, match="IN on the partition key is not supported with conditional updates"):
+        session.execute("UPDATE acct SET balance = 2 WHERE id IN (5, 6) IF balance = 1")
 
 
 def test_conditional_batches_apply_all_or_nothing_in_one_partition(session: Session) -> None:
@@ -235,6 +237,7 @@ def test_scans_in_token_order_and_token_restrictions(session: Session) -> None:
     )
     assert [k for (k,) in window] == by_token[5:9]
     assert rows(session, "SELECT k FROM sc WHERE k IN (5, 1, 3)") == [(1,), (3,), (5,)]  # IN: key order
+    assert rows(session, "SELECT DISTINCT token(k), k FROM sc LIMIT 3") == [(tokens[k], k) for k in by_token[:3]]
 
 
 def test_multi_column_clustering_relations(session: Session) -> None:

@@ -54,7 +54,7 @@ class SelectPlan:
         self.fast = selection.simple and not stmt.json
         self.selectors: list[tuple[str, ColumnDef | None]] = [("column", c) for c in selection.columns_selected]
         if self.distinct and any(
-            c is None or c.kind not in ("partition_key", "static") for c in selection.columns_selected
+            c is not None and c.kind not in ("partition_key", "static") for c in selection.columns_selected
         ):
             raise InvalidRequest(
                 "SELECT DISTINCT queries must only request partition key columns and/or static columns"
