@@ -81,14 +81,15 @@ def test_literals_of_every_native_type_duration_tuple_and_date_as_integer(sessio
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        pytest.param("INSERT INTO t (k, ti) VALUES (1, 300)", "ti", id="tinyint-range"),
+        pytest.param("INSERT INTO t (k, ti) VALUES (1, 300)", "Unable to make byte from .300.", id="tinyint-range"),
+        pytest.param("INSERT INTO t (k, i) VALUES (1, 'not-an-ip')", "Unable to make inet address", id="inet"),
         pytest.param("INSERT INTO t (k, u) VALUES (1, 'not-a-uuid')", "Invalid STRING constant", id="uuid"),
         pytest.param("INSERT INTO t (k, tx) VALUES (1, 5)", "Invalid INTEGER constant", id="text"),
         pytest.param("INSERT INTO t (k, du) VALUES (1, 5)", "Invalid INTEGER constant", id="duration"),
     ],
 )
 def test_bad_literals_are_invalid_requests(session: Session, query: str, message: str) -> None:
-    session.execute("CREATE TABLE t (k int PRIMARY KEY, ti tinyint, u uuid, tx text, du duration)")
+    session.execute("CREATE TABLE t (k int PRIMARY KEY, ti tinyint, i inet, u uuid, tx text, du duration)")
     with pytest.raises(InvalidRequest, match=message):
         session.execute(query)
 
@@ -121,6 +122,8 @@ def test_lightweight_transaction_conditions_answer_like_cassandra(session: Sessi
     assert rows(session, "DELETE FROM acct WHERE id = 7 IF balance = 1") == [(False,)]  # no row: [applied] only
     assert rows(session, "DELETE FROM acct WHERE id = 1 IF EXISTS") == [(True,)]
     assert rows(session, "SELECT id, balance FROM acct") == [(5, 1)]
+    with pytest.raises(InvalidRequest, match="IN on the partition key is not supported with conditional updates"):
+        session.execute("UPDATE acct SET balance = 2 WHERE id IN (5, 6) IF balance = 1")
 
 
 def test_conditional_batches_apply_all_or_nothing_in_one_partition(session: Session) -> None:
@@ -234,6 +237,7 @@ def test_scans_in_token_order_and_token_restrictions(session: Session) -> None:
     )
     assert [k for (k,) in window] == by_token[5:9]
     assert rows(session, "SELECT k FROM sc WHERE k IN (5, 1, 3)") == [(1,), (3,), (5,)]  # IN: key order
+    assert rows(session, "SELECT DISTINCT token(k), k FROM sc LIMIT 3") == [(tokens[k], k) for k in by_token[:3]]
 
 
 def test_multi_column_clustering_relations(session: Session) -> None:

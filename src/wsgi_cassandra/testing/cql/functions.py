@@ -54,7 +54,7 @@ _NATIVE = (
     "varchar",
     "varint",
 )
-_NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal", "varint", "counter")
+NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal", "varint", "counter")
 AGGREGATES = ("count", "sum", "avg", "min", "max")
 
 
@@ -225,7 +225,7 @@ def cast(source: ColumnType, target_name: str) -> tuple[ColumnType, Callable[[An
         return target, lambda v: v
     if target_name in ("text", "varchar", "ascii"):
         return target, _cast_text(src)
-    if src in _NUMERIC and target_name in _NUMERIC:
+    if src in NUMERIC and target_name in NUMERIC:
         return target, _cast_number(target_name)
     conversions: dict[tuple[str, str], Callable[[Any], Any]] = {
         ("timestamp", "date"): lambda v: _date_of_ms(_datetime_ms(v)),

@@ -129,6 +129,8 @@ def _from_json(ctype: ColumnType, doc: Any) -> Any:
         if not isinstance(doc, bool):
             raise ValueError(f"Expected a boolean value, but got a {type(doc).__name__}: {doc}")
         return doc
+    if issubclass(ctype.cqltype, cqltypes.UserType):
+        return _user_type(ctype, doc)
     if typename in ("list", "set", "map", "tuple"):
         params = [resolve(p) for p in ctype.spec.params]
         if typename == "map":
@@ -153,6 +155,23 @@ def _from_json(ctype: ColumnType, doc: Any) -> Any:
         return bytes.fromhex(doc[2:])
     kind = "uuid" if typename in ("uuid", "timeuuid") else "duration" if typename == "duration" else "string"
     return _literal(ctype, doc, kind)
+
+
+def _user_type(ctype: ColumnType, doc: Any) -> Any:
+    from .values import ctype_for
+
+    cqltype = ctype.cqltype
+    if not isinstance(doc, dict):
+        raise ValueError(f"Expected a map, but got a {type(doc).__name__}: {doc}")
+    names = list(cqltype.fieldnames)
+    for name in doc:
+        if name not in names:
+            raise InvalidRequest(f"Unknown field '{name}' in value of user defined type {cqltype.typename}")
+    values = tuple(
+        _from_json(ctype_for(sub), doc.get(name)) if doc.get(name) is not None else None
+        for name, sub in zip(names, cqltype.subtypes)
+    )
+    return cqltype.from_binary(cqltype.to_binary(values, 4), 4)
 
 
 def _map_key(ctype: ColumnType, key: str) -> Any:

@@ -83,6 +83,16 @@ class _Write:
     def targets(self, call: Call, bound: Sequence[Any]) -> list[Target]:
         raise NotImplementedError
 
+    def _check_conditional_in(self) -> None:
+        where: Where | None = getattr(self, "where", None)
+        if not self.conditional or where is None:
+            return
+        for col, op, _ in where.compiled:
+            if op == "in":
+                part = "partition key" if col.kind == "partition_key" else "clustering key columns"
+                kind = "updates" if isinstance(self, UpdatePlan) else "deletions"
+                raise InvalidRequest(f"IN on the {part} is not supported with conditional {kind}")
+
     def cas_check(self, call: Call, bound: Sequence[Any]) -> tuple[bool, list[tuple[Partition, Row | None]]]:
         """Whether the conditions hold, and the existing rows they read (shown when they do not)."""
         data, now = call.state.data_for(self.table), call.state.clock()
@@ -263,6 +273,7 @@ class UpdatePlan(_Write):
                 "Invalid restrictions on clustering columns since the UPDATE statement modifies only static columns"
             )
         _check_key_where(self.where, table, need_clustering=not only_static)
+        self._check_conditional_in()
         self._finish([self.where.eq_markers.get(c.name) for c in table.partition_key])
 
     def _element_setter(self, col: ColumnDef, value: ElementSet) -> Compiled:
@@ -352,6 +363,7 @@ class DeletePlan(_Write):
             col = table.column(name)
             self.elements.append((col, self.binder.compile(term, _element_key_type(col), f"key({name})")))
         self.where = Where(table, stmt.where, self.binder)
+        _check_write_where(self.where, "DELETE")
         if stmt.conditions:
             self.conditions = Conditions(table, stmt.conditions, self.binder)
         if not self.where.has_full_partition_key():
@@ -371,6 +383,7 @@ class DeletePlan(_Write):
                     "DELETE statements must restrict all PRIMARY KEY columns with equality relations in order to use "
                     f"IF conditions, but column '{unrestricted[0]}' is not restricted"
                 )
+        self._check_conditional_in()
         self._finish([self.where.eq_markers.get(c.name) for c in table.partition_key])
 
     def targets(self, call: Call, bound: Sequence[Any]) -> list[Target]:
@@ -473,7 +486,17 @@ def _delete(  # noqa: PLR0917 - a private helper of DeletePlan.apply
         data.drop(key)
 
 
+def _check_write_where(where: Where, statement: str) -> None:
+    if where.tokens:
+        raise InvalidRequest(f"The token function cannot be used in WHERE clauses for {statement} statements")
+    if where.multi:
+        raise InvalidRequest(
+            f"wsgi_cassandra test server: multi-column relations are not supported in {statement} statements"
+        )
+
+
 def _check_key_where(where: Where, table: TableDef, *, need_clustering: bool) -> None:
+    _check_write_where(where, "UPDATE")
     missing = [c.name for c in table.partition_key if c.name not in where.columns]
     if missing:
         raise InvalidRequest(f"Some partition key parts are missing: {', '.join(missing)}")

@@ -166,7 +166,14 @@ class TokenStream:
             self.i += 1
             if self.accept_op("}"):
                 return CollectionLiteral("set")
-            if self.peek().kind in ("ident", "qident") and self.peek(1).kind == "op" and self.peek(1).value == ":":
+            field = self.peek()
+            constant = field.kind == "ident" and field.value in ("true", "false", "null", "nan", "infinity")
+            if (
+                field.kind in ("ident", "qident")
+                and not constant
+                and self.peek(1).kind == "op"
+                and self.peek(1).value == ":"
+            ):
                 return self._user_type_literal()
             first = self.term()
             if self.accept_op(":"):

@@ -58,7 +58,7 @@ class SelectPlan:
         self.fast = selection.simple and not stmt.json
         self.selectors: list[tuple[str, ColumnDef | None]] = [("column", c) for c in selection.columns_selected]
         if self.distinct and any(
-            c is None or c.kind not in ("partition_key", "static") for c in selection.columns_selected
+            c is not None and c.kind not in ("partition_key", "static") for c in selection.columns_selected
         ):
             raise InvalidRequest(
                 "SELECT DISTINCT queries must only request partition key columns and/or static columns"
@@ -85,7 +85,9 @@ class SelectPlan:
             i += 1
         return columns
 
-    def _group_key(self, part: Partition, row: Row | None) -> tuple[Any, ...]:
+    def _group_key(self, part: Partition | dict[str, Any], row: Row | None) -> tuple[Any, ...]:
+        if isinstance(part, dict):  # a system table row
+            return tuple(part.get(c.name) for c in self.group_by)
         return tuple(
             part.key[c.position] if c.kind == "partition_key" else (row.clustering[c.position] if row else None)
             for c in self.group_by

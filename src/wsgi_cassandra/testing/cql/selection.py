@@ -81,8 +81,10 @@ class _AggregateNode(Node):
         else:
             assert arg is not None
             ctype = arg.ctype
-            if name in ("sum", "avg") and ctype.spec.name not in functions._NUMERIC:
+            if name in ("sum", "avg") and ctype.spec.name not in functions.NUMERIC:
                 raise InvalidRequest(f"Invalid call to function {name}, none of its type signatures match")
+            if ctype.is_counter:  # the counter overloads (sumFunctionForCounter, ...) answer a bigint
+                ctype = _BIGINT
         super().__init__(ctype, _no_value)
 
     def accumulator(self) -> Accumulator:
@@ -260,9 +262,9 @@ class Selection:
         if sel.name not in fieldnames:
             raise InvalidRequest(f"Invalid field selection: {sel.column} of type {base.ctype.text} is not a user type")
         index = fieldnames.index(sel.name)
-        from .values import _ctype_for
+        from .values import ctype_for
 
-        ctype = _ctype_for(cqltype.subtypes[index])
+        ctype = ctype_for(cqltype.subtypes[index])
 
         def value(part: Any, row: Any, now: float) -> Any:
             udt = base.value(part, row, now)
@@ -311,6 +313,8 @@ class Selection:
         return lambda part, row, now: compiled(self.bound)
 
     def _token(self, sel: Selector) -> Node:
+        if self.table.virtual_rows is not None:
+            raise InvalidRequest("wsgi_cassandra test server: token() is not supported on system tables")
         names = [a.column for a in sel.args if a.kind == "column"]
         if names != [c.name for c in self.table.partition_key] or len(names) != len(sel.args):
             raise InvalidRequest(

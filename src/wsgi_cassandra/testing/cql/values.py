@@ -8,6 +8,7 @@ reports as bind metadata, and what ``decode`` uses to deserialize the raw bytes 
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -113,7 +114,7 @@ class Binder:
             if field_term is None:
                 compiled.append(None)
                 continue
-            sub_ctype = _ctype_for(sub)
+            sub_ctype = ctype_for(sub)
             compiled.append(self.compile(field_term, sub_ctype, f"{name}.{field_name}"))
 
         def build(bound: Sequence[Any]) -> Any:
@@ -137,7 +138,7 @@ class Binder:
         raise InvalidRequest(f"Invalid {term.kind} literal for {name} of type {ctype.text}")
 
 
-def _ctype_for(cqltype: Any) -> ColumnType:
+def ctype_for(cqltype: Any) -> ColumnType:
     """A ColumnType for a driver type found inside a user type (its fields)."""
     from .types import parse_type
 
@@ -166,7 +167,11 @@ def coerce(ctype: ColumnType, lit: Literal, name: str) -> Any:
 def _python_value(ctype: ColumnType, lit: Literal) -> Any:
     kind, text, typename = lit.kind, lit.text, ctype.spec.name
     if typename in _INTS and kind == "int":
-        return int(text)
+        number = int(text)
+        bits = _INT_BITS.get(typename)
+        if bits is not None and not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+            raise InvalidRequest(f"Unable to make {_INT_NAMES[typename]} from '{text}'")
+        return number
     if typename in ("float", "double") and kind in ("int", "float"):
         return float(text)
     if typename == "decimal" and kind in ("int", "float"):
@@ -200,10 +205,16 @@ def _python_value(ctype: ColumnType, lit: Literal) -> Any:
     if typename == "duration" and kind == "duration":
         return parse_duration(text)
     if typename == "inet" and kind == "string":
+        try:
+            ipaddress.ip_address(text)
+        except ValueError:
+            raise InvalidRequest(f"Unable to make inet address from '{text}'") from None
         return text
     raise TypeError(kind)
 
 
+_INT_BITS = {"tinyint": 8, "smallint": 16, "int": 32, "bigint": 64, "counter": 64}
+_INT_NAMES = {"tinyint": "byte", "smallint": "short", "int": "int", "bigint": "long", "counter": "long"}
 _KIND_NAMES = {
     "string": "STRING",
     "int": "INTEGER",
