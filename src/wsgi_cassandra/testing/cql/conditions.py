@@ -61,7 +61,7 @@ class Conditions:
         return bool(self.columns) and all(c.kind == "static" for c in self.columns)
 
     def check(self, part: Partition | None, row: Row | None, now: float, bound: Sequence[Any]) -> bool:
-        from .select import column_value
+        from .store import column_value
 
         for col, op, element, value_fn, key in self.compiled:
             current = column_value(col, part, row, now) if part is not None else None

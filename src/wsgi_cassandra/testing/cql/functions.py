@@ -23,6 +23,7 @@ from cassandra import util
 
 from ..errors import InvalidRequest
 from .ast import FunctionCall, Literal, TypeSpec
+from .literals import coerce
 from .types import ColumnType, resolve
 
 if TYPE_CHECKING:
@@ -161,8 +162,6 @@ def _same(param: str, arg: ColumnType) -> bool:
 
 
 def _literal_fits(param: str, lit: Literal) -> bool:
-    from .values import coerce
-
     try:
         coerce(ctype_of(param), lit, "arg")
     except InvalidRequest:

@@ -20,6 +20,7 @@ from typing import Any
 from cassandra import cqltypes, util
 
 from ..errors import InvalidRequest
+from .literals import coerce, ctype_for
 from .types import ColumnType, normalize, resolve
 
 _NUMBERS = {"int", "bigint", "smallint", "tinyint", "varint", "counter"}
@@ -158,7 +159,6 @@ def _from_json(ctype: ColumnType, doc: Any) -> Any:
 
 
 def _user_type(ctype: ColumnType, doc: Any) -> Any:
-    from .values import ctype_for
 
     cqltype = ctype.cqltype
     if not isinstance(doc, dict):
@@ -190,6 +190,5 @@ def _round_trip(ctype: ColumnType, value: Any) -> Any:
 
 def _literal(ctype: ColumnType, text: str, kind: str) -> Any:
     from .ast import Literal
-    from .values import coerce
 
     return coerce(ctype, Literal(kind, text), ctype.spec.name)

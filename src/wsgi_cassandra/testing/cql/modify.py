@@ -139,7 +139,7 @@ class _Write:
 def existing_rows(
     table: TableDef, columns: Sequence[ColumnDef], seen: Sequence[tuple[Partition, Row | None]], call: Call
 ) -> list[list[Any]]:
-    from .select import column_value
+    from .store import column_value
 
     now = call.state.clock()
     return [[column_value(c, part, row, now) for c in columns] for part, row in seen]

@@ -8,7 +8,6 @@ A SELECT by full primary key is two dictionary lookups.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequest
@@ -18,7 +17,7 @@ from .indexes import check_index_query, serving_index
 from .keys import clustering_key, clustering_sort, decode_clustering, partition_key
 from .paging import Position, decode_state, encode_state
 from .selection import Selection
-from .store import Cell, Partition, Row, live_value
+from .store import Partition, Row, cell_meta, column_value
 from .types import resolve, sort_key
 from .values import Binder, Compiled
 from .where import Restrictions, Where, predicates
@@ -274,29 +273,6 @@ class SelectPlan:
             else:
                 out.append(None)
         return out
-
-
-def column_value(col: ColumnDef, part: Partition, row: Row | None, now: float) -> Any:
-    if col.kind == "partition_key":
-        return part.key[col.position]
-    if col.kind == "clustering":
-        return row.clustering[col.position] if row is not None else None
-    if col.kind == "static":
-        return live_value(part.static.get(col.name), now)
-    return live_value(row.cells.get(col.name), now) if row is not None else None
-
-
-def row_values(table: TableDef, part: Partition, row: Row | None, now: float) -> list[Any]:
-    """All columns of a row in ``SELECT *`` order (the existing row of a failed lightweight transaction)."""
-    return [column_value(c, part, row, now) for c in table.columns.values()]
-
-
-def cell_meta(kind: str, cell: Cell | None, now: float) -> int | None:
-    if cell is None or (cell.expires is not None and cell.expires <= now):
-        return None
-    if kind == "writetime":
-        return cell.ts
-    return None if cell.expires is None else max(1, math.ceil(cell.expires - now))
 
 
 def _live_static(part: Partition, now: float) -> bool:

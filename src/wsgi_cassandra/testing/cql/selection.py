@@ -23,6 +23,7 @@ from ..errors import InvalidRequest
 from ..results import Column
 from . import functions, json_io
 from .ast import BindMarker, Literal
+from .literals import ctype_for
 from .types import ColumnType, resolve, sort_key
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ class Selection:
 
     # -- compiling --------------------------------------------------------------------------------------
     def _column(self, col: ColumnDef) -> Node:
-        from .select import column_value
+        from .store import column_value
 
         def value(part: Any, row: Any, now: float) -> Any:
             if isinstance(part, dict):
@@ -217,7 +218,7 @@ class Selection:
             raise InvalidRequest(f"Cannot use selection function {sel.kind} on PRIMARY KEY part {col.name}")
         if col.ctype.is_collection and not col.ctype.frozen:
             raise InvalidRequest(f"Cannot use selection function {sel.kind} on non-frozen collection {col.name}")
-        from .select import cell_meta
+        from .store import cell_meta
 
         kind = sel.kind
 
@@ -262,7 +263,6 @@ class Selection:
         if sel.name not in fieldnames:
             raise InvalidRequest(f"Invalid field selection: {sel.column} of type {base.ctype.text} is not a user type")
         index = fieldnames.index(sel.name)
-        from .values import ctype_for
 
         ctype = ctype_for(cqltype.subtypes[index])
 

@@ -9,12 +9,13 @@ cells whose write timestamp is not newer than the deletion's; no tombstones are 
 from __future__ import annotations
 
 import bisect
+import math
 from typing import TYPE_CHECKING, Any, Callable
 
 from cassandra.murmur3 import murmur3
 
 if TYPE_CHECKING:
-    from .catalog import TableDef
+    from .catalog import ColumnDef, TableDef
 
 ClusteringKey = tuple[bytes, ...]
 
@@ -133,3 +134,21 @@ def live_value(cell: Cell | None, now: float) -> Any:
 
 
 Clock = Callable[[], float]
+
+
+def column_value(col: ColumnDef, part: Partition, row: Row | None, now: float) -> Any:
+    if col.kind == "partition_key":
+        return part.key[col.position]
+    if col.kind == "clustering":
+        return row.clustering[col.position] if row is not None else None
+    if col.kind == "static":
+        return live_value(part.static.get(col.name), now)
+    return live_value(row.cells.get(col.name), now) if row is not None else None
+
+
+def cell_meta(kind: str, cell: Cell | None, now: float) -> int | None:
+    if cell is None or (cell.expires is not None and cell.expires <= now):
+        return None
+    if kind == "writetime":
+        return cell.ts
+    return None if cell.expires is None else max(1, math.ceil(cell.expires - now))
