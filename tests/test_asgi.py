@@ -12,7 +12,9 @@ The in-process tests drive the middleware's lifespan and :func:`execute` with th
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +74,7 @@ def client_ports(pid: int, server_port: int) -> set[int]:
     ("kind", "args"),
     [
         pytest.param("gunicorn", UVICORN_WORKER, id="gunicorn-uvicorn-worker"),
+        pytest.param("gunicorn", [*UVICORN_WORKER, "--preload"], id="gunicorn-uvicorn-worker-preload"),
         pytest.param("uvicorn", ["--workers", "2"], id="uvicorn-workers"),
     ],
 )
@@ -84,6 +87,8 @@ def test_each_worker_reads_through_its_own_session(
     with running(kind, APP, *args, env=env) as server:
         served = assert_warm_workers(server, cassandra, per_session, workers=2)
         assert len(served) == 2
+        if "--preload" in args:
+            assert server.get("/").json()["loaded_in"] == server.pid, "the app was loaded in the arbiter"
         # Each worker's connections are its own: the sockets it holds, and those the test server saw.
         seen = {port for _, port in stats.client_addresses}
         owned = {pid: client_ports(pid, cassandra.port) for pid in served}
@@ -126,6 +131,7 @@ def test_cassandra_down_503_then_recovery(cassandra: Target, keyspace: str) -> N
         assert {reply.status for reply in replies} == {200}
         assert all(reply.json()["rows"] == ROWS for reply in replies)
         assert {reply.json()["pid"] for reply in replies} <= set(ready_pids(server.log()))
+        assert server.get("/healthz").json()["state"] == "ready"
         stop_and_check_closed(server, cassandra)
 
 
@@ -314,3 +320,104 @@ def test_execute_pages_errors_and_cancellation(cassandra: Target, keyspace: str)
 def test_bad_configuration_fails_at_construction(kwargs: dict[str, Any], names: str) -> None:
     with pytest.raises(ConfigurationError, match=names):
         CassandraASGIMiddleware(no_lifespan_app, warmer="lazy", environ={}, **kwargs)
+
+
+# --- in process: the request path (a forked child, every host gone mid-request) ---------------------
+
+
+async def read_items(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    """A bare ASGI app reading rows with ``execute`` through the session in its scope."""
+    session = scope["cassandra.session"]
+    result = await execute(session, "SELECT id, name FROM items")
+    body = json.dumps({"pid": os.getpid(), "session": id(session), "rows": sorted([r.id, r.name] for r in result)})
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
+def http_call(app: Any, path: str = "/") -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request through an ASGI app, in a new event loop, the way a server would make it; like a
+    server, ``send`` refuses a second response start."""
+    messages: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start" and any(m["type"] == message["type"] for m in messages):
+            raise RuntimeError("response already started")
+        messages.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "method": "GET", "path": path, "headers": []}
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in messages if m["type"] == "http.response.start")
+    headers = {name.decode(): value.decode() for name, value in start["headers"]}
+    return start["status"], headers, b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+
+
+def test_forked_child_builds_its_own_session(cassandra: Target, keyspace: str) -> None:
+    middleware = CassandraASGIMiddleware(read_items, keyspace=keyspace, warmer="lazy", **cassandra.middleware_kwargs())
+    try:
+        status, _, body = http_call(middleware)  # no lifespan: the first request connects, off the loop
+        assert status == 200
+        assert json.loads(body)["rows"] == ROWS
+        parent = middleware.holder.current()
+        assert parent is not None
+        read_end, write_end = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: "fork() with threads"
+            child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child, reports through the pipe
+            report: dict[str, Any] = {}
+            try:
+                report["inherited_visible"] = middleware.holder.current() is not None
+                status, _, body = http_call(middleware)
+                connected = middleware.holder.current()
+                report.update(
+                    status=status,
+                    pid=os.getpid(),
+                    served_by=json.loads(body)["pid"],
+                    built_in=connected.pid if connected else None,
+                    parents_session=json.loads(body)["session"] == id(parent.session),
+                    rows=json.loads(body)["rows"],
+                )
+                middleware.holder.shutdown(10)
+            except BaseException as exc:
+                report["error"] = repr(exc)
+            os.write(write_end, json.dumps(report).encode())
+            os._exit(0)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            report = json.loads(pipe.read())  # the child writes once and exits: EOF comes with it
+        os.waitpid(child, 0)
+        assert "error" not in report, report
+        assert report["inherited_visible"] is False
+        assert report["status"] == 200
+        assert report["served_by"] == report["built_in"] == report["pid"] == child
+        assert report["parents_session"] is False
+        assert report["rows"] == ROWS
+        assert json.loads(http_call(middleware)[2])["pid"] == os.getpid(), "the parent keeps serving"
+    finally:
+        middleware.holder.shutdown(10)
+
+
+def test_every_host_gone_mid_request_is_a_503(cassandra: Target, keyspace: str) -> None:
+    """A ``NoHostAvailable`` escaping the app becomes the same 503 as an outage, unless the app had
+    already started its response (then the server sees the error)."""
+    from cassandra.cluster import NoHostAvailable
+
+    async def gone(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["path"] == "/started":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise NoHostAvailable("Unable to complete the operation against any hosts", {"127.0.0.1": OSError()})
+
+    middleware = CassandraASGIMiddleware(gone, keyspace=keyspace, warmer="eager", **cassandra.middleware_kwargs())
+    try:
+        assert middleware.holder.current() is not None
+        status, headers, body = http_call(middleware)
+        assert status == 503
+        assert headers["retry-after"] == "2"
+        assert b"no Cassandra host could serve this request (OSError)" in body
+        with pytest.raises(NoHostAvailable):
+            http_call(middleware, "/started")
+    finally:
+        middleware.holder.shutdown(10)
