@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.asgi import Lifespan, http_call
 from tests.support.servers import (
     READY_LINE,
     ROWS,
@@ -159,6 +160,7 @@ def test_loop_keeps_serving_during_100_awaits(cassandra: Target, keyspace: str) 
     env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace)
     with running("uvicorn", APP, env=env) as server:
         server.wait_log(READY_LINE, timeout=20)
+        server.wait_http("/ping")  # uvicorn listens once the lifespan start-up (the warm-up) is done
         pings: list[Reply] = []
         for delay in (2.0, 5.0, 10.0):
             rule = faults.delay(delay, query=r"^SELECT name FROM items WHERE id")
@@ -185,30 +187,6 @@ def test_loop_keeps_serving_during_100_awaits(cassandra: Target, keyspace: str) 
 
 
 # --- in process: the lifespan protocol and execute(), with the real driver ---------------------------
-
-
-class Lifespan:
-    """The server's side of the lifespan protocol: hands out messages, records what the app sends."""
-
-    def __init__(self) -> None:
-        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.sent: list[str] = []
-        self.changed = asyncio.Event()
-
-    async def receive(self) -> dict[str, Any]:
-        return await self.inbox.get()
-
-    async def send(self, message: MutableMapping[str, Any]) -> None:
-        self.sent.append(message["type"])
-        self.changed.set()
-
-    async def wait_sent(self, kind: str) -> None:
-        for _ in range(100):
-            if kind in self.sent:
-                return
-            self.changed.clear()
-            await asyncio.wait_for(self.changed.wait(), timeout=15)
-        raise AssertionError(f"{kind} never sent; sent {self.sent}")
 
 
 async def no_lifespan_app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
@@ -243,16 +221,11 @@ def test_lifespan_warms_and_closes(cassandra: Target, keyspace: str, speaks_life
         app.middleware = middleware
 
     async def serve() -> None:
-        server = Lifespan()
-        scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
-        task = asyncio.create_task(middleware(scope, server.receive, server.send))
-        await server.inbox.put({"type": "lifespan.startup"})
-        await server.wait_sent("lifespan.startup.complete")
+        lifespan = Lifespan(middleware)
+        await lifespan.start()
         assert middleware.holder.current() is not None, "warm when start-up completes"
         assert stats.startups == per_session
-        await server.inbox.put({"type": "lifespan.shutdown"})
-        await server.wait_sent("lifespan.shutdown.complete")
-        await asyncio.wait_for(task, timeout=15)
+        await lifespan.stop()
         assert middleware.holder.current() is None
 
     try:
@@ -332,26 +305,6 @@ async def read_items(scope: MutableMapping[str, Any], receive: Any, send: Any) -
     body = json.dumps({"pid": os.getpid(), "session": id(session), "rows": sorted([r.id, r.name] for r in result)})
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body.encode()})
-
-
-def http_call(app: Any, path: str = "/") -> tuple[int, dict[str, str], bytes]:
-    """One HTTP request through an ASGI app, in a new event loop, the way a server would make it; like a
-    server, ``send`` refuses a second response start."""
-    messages: list[MutableMapping[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: MutableMapping[str, Any]) -> None:
-        if message["type"] == "http.response.start" and any(m["type"] == message["type"] for m in messages):
-            raise RuntimeError("response already started")
-        messages.append(message)
-
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "method": "GET", "path": path, "headers": []}
-    asyncio.run(app(scope, receive, send))
-    start = next(m for m in messages if m["type"] == "http.response.start")
-    headers = {name.decode(): value.decode() for name, value in start["headers"]}
-    return start["status"], headers, b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
 
 
 def test_forked_child_builds_its_own_session(cassandra: Target, keyspace: str) -> None:
