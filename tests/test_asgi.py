@@ -376,3 +376,19 @@ def test_every_host_gone_mid_request_is_a_503(cassandra: Target, keyspace: str) 
             http_call(middleware, "/started")
     finally:
         middleware.holder.shutdown(10)
+
+
+def test_import_starts_nothing_and_needs_no_framework() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import json, sys, threading, wsgi_cassandra.asgi\n"
+        "print(json.dumps({'threads': threading.active_count(), 'modules': sorted(m for m in sys.modules if "
+        "m.split('.')[0] in ('starlette', 'fastapi', 'uvicorn', 'uvicorn_worker', 'cassandra'))}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    facts = json.loads(out.stdout)
+    assert facts["threads"] == 1
+    assert not [m for m in facts["modules"] if not m.startswith("cassandra")], "pure ASGI: no framework imported"
+    assert "cassandra.cluster" not in facts["modules"]
