@@ -193,7 +193,7 @@ LIBRARY_ASGI = Variant(
     "library ASGI, Gunicorn Uvicorn worker (await execute)", "gunicorn", "asgi_library", UVICORN_WORKER
 )
 RECIPE_ASGI = Variant(
-    "recipe: global at import, execute in a thread, Uvicorn worker", "gunicorn", "asgi_recipe", UVICORN_WORKER
+    "recipe: global at import, execute in a thread, Uvicorn worker", "gunicorn", "recipe_asgi", UVICORN_WORKER
 )
 FLOOR_ASGI = Variant("no Cassandra at all (HTTP floor), Uvicorn worker", "gunicorn", "asgi_none", UVICORN_WORKER)
 

@@ -8,7 +8,7 @@
 - ``none``: no Cassandra at all (the HTTP floor).
 
 ASGI (served by Gunicorn's Uvicorn worker): ``asgi_library`` (``CassandraASGIMiddleware`` and ``await
-execute``), ``asgi_recipe`` (a global session built at import in each worker, ``session.execute`` run in
+execute``), ``recipe_asgi`` (a global session built at import in each worker, ``session.execute`` run in
 the loop's thread pool) and ``asgi_none`` (the HTTP floor).
 """
 
@@ -107,7 +107,7 @@ def build() -> Any:
         from wsgi_cassandra.asgi import CassandraASGIMiddleware
 
         return CassandraASGIMiddleware(asgi_read_with_library, statements={"get": READ_CQL})
-    if VARIANT == "asgi_recipe":
+    if VARIANT == "recipe_asgi":
         connect_global()
         return asgi_read_with_global
     if VARIANT == "asgi_none":
