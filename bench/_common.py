@@ -194,6 +194,15 @@ RECIPE_GUNICORN = Variant("recipe: global at import, Gunicorn", "gunicorn", "rec
 PER_REQUEST = Variant("connect per request, Gunicorn", "gunicorn", "per_request")
 FLOOR_GUNICORN = Variant("no Cassandra at all (HTTP floor), Gunicorn", "gunicorn", "none")
 FLOOR_UWSGI = Variant("no Cassandra at all (HTTP floor), uWSGI", "uwsgi", "none")
+# ASGI under Gunicorn's Uvicorn worker (its --worker-class comes after "sync" and wins).
+UVICORN_WORKER = ("--worker-class", "uvicorn_worker.UvicornWorker")
+LIBRARY_ASGI = Variant(
+    "library ASGI, Gunicorn Uvicorn worker (await execute)", "gunicorn", "asgi_library", UVICORN_WORKER
+)
+RECIPE_ASGI = Variant(
+    "recipe: global at import, execute in a thread, Uvicorn worker", "gunicorn", "recipe_asgi", UVICORN_WORKER
+)
+FLOOR_ASGI = Variant("no Cassandra at all (HTTP floor), Uvicorn worker", "gunicorn", "asgi_none", UVICORN_WORKER)
 
 
 def app_env(target: Cassandra, variant: str, **extra: str) -> dict[str, str]:

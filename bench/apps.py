@@ -6,6 +6,10 @@
   ``--preload``, where the app is imported in each worker after the fork).
 - ``per_request``: connect, prepare, read and shut down in every request.
 - ``none``: no Cassandra at all (the HTTP floor).
+
+ASGI (served by Gunicorn's Uvicorn worker): ``asgi_library`` (``CassandraASGIMiddleware`` and ``await
+execute``), ``recipe_asgi`` (a global session built at import in each worker, ``session.execute`` run in
+the loop's thread pool) and ``asgi_none`` (the HTTP floor).
 """
 
 from __future__ import annotations
@@ -69,7 +73,47 @@ def no_cassandra(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return respond(start_response, "item-7")
 
 
+async def asgi_respond(send: Any, name: str) -> None:
+    body = json.dumps({"pid": os.getpid(), "name": name}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def asgi_read_with_library(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return  # lifespan: the middleware answers it
+    from wsgi_cassandra.asgi import execute
+
+    result = await execute(scope["cassandra.session"], scope["cassandra.statements"]["get"], (7,))
+    await asgi_respond(send, result.one().name)
+
+
+async def asgi_read_with_global(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    result = await loop.run_in_executor(None, _global["session"].execute, _global["get"], (7,))
+    await asgi_respond(send, result.one().name)
+
+
+async def asgi_no_cassandra(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http":
+        await asgi_respond(send, "item-7")
+
+
 def build() -> Any:
+    if VARIANT == "asgi_library":
+        from wsgi_cassandra.asgi import CassandraASGIMiddleware
+
+        return CassandraASGIMiddleware(asgi_read_with_library, statements={"get": READ_CQL})
+    if VARIANT == "recipe_asgi":
+        connect_global()
+        return asgi_read_with_global
+    if VARIANT == "asgi_none":
+        return asgi_no_cassandra
     if VARIANT == "library":
         from wsgi_cassandra import CassandraMiddleware
 

@@ -5,7 +5,8 @@
 Each round starts a fresh server with one worker, waits until it listens and then ``--settle`` seconds
 (the worker has booted), sends one request (the first) and then ``--steady`` more; the table shows the
 medians over the rounds. Variants: this library under Gunicorn and uWSGI with each warmer that applies,
-the hand-written recipe (a global session built in uWSGI ``@postfork``) and connecting per request.
+the hand-written recipe (a global session built in uWSGI ``@postfork``) and connecting per request; and
+the ASGI middleware under Gunicorn's Uvicorn worker, with its own HTTP floor.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import argparse
 import time
 
 from _common import (
+    FLOOR_ASGI,
     FLOOR_GUNICORN,
     FLOOR_UWSGI,
+    LIBRARY_ASGI,
     LIBRARY_GUNICORN,
     LIBRARY_GUNICORN_PRELOAD,
     LIBRARY_UWSGI,
@@ -40,6 +43,8 @@ VARIANTS = [
     PER_REQUEST,
     FLOOR_GUNICORN,
     FLOOR_UWSGI,
+    LIBRARY_ASGI,
+    FLOOR_ASGI,
 ]
 
 

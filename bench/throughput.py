@@ -2,10 +2,11 @@
 
     python bench/throughput.py [--seconds 3] [--clients 4]
 
-For each server (Gunicorn sync, uWSGI) the same app -- one prepared read per request -- is served by this
-library, by the hand-written recipe (a global session: built in uWSGI ``@postfork``, or at import in each
-Gunicorn worker) and by connecting per request. ``--clients`` threads send requests on new connections for
-``--seconds`` (and at most ``--max-requests``) after a warm-up of every worker.
+For each server (Gunicorn sync, uWSGI, and Gunicorn's Uvicorn worker for ASGI) the same app -- one prepared
+read per request -- is served by this library, by the hand-written recipe (a global session: built in uWSGI
+``@postfork``, or at import in each Gunicorn worker) and, for Gunicorn sync, by connecting per request.
+``--clients`` threads send requests on new connections for ``--seconds`` (and at most ``--max-requests``)
+after a warm-up of every worker.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import threading
 import time
 
 from _common import (
+    LIBRARY_ASGI,
     LIBRARY_GUNICORN,
     LIBRARY_UWSGI,
     PER_REQUEST,
+    RECIPE_ASGI,
     RECIPE_GUNICORN,
     RECIPE_UWSGI,
     Result,
@@ -34,6 +37,7 @@ from _common import (
 GROUPS = [
     ("Gunicorn sync", [LIBRARY_GUNICORN, RECIPE_GUNICORN, PER_REQUEST]),
     ("uWSGI", [LIBRARY_UWSGI, RECIPE_UWSGI]),
+    ("Gunicorn Uvicorn worker (ASGI)", [LIBRARY_ASGI, RECIPE_ASGI]),
 ]
 
 

@@ -1,5 +1,6 @@
-"""The framework recipes in README.md ("Recipes"): each file under docs/recipes/ is a real app, wrapped with
-CassandraMiddleware, read through the real driver; and the document shows each file exactly as tested."""
+"""The framework recipes in README.md ("Recipes", "ASGI"): each file under docs/recipes/ is a real app, wrapped
+with CassandraMiddleware (or CassandraASGIMiddleware), read through the real driver; and the document shows
+each file exactly as tested."""
 
 from __future__ import annotations
 
@@ -110,6 +111,19 @@ def test_cqlengine_recipe_gets_one_model_by_key() -> None:
 
     assert response.status_int == 200, response.text
     assert json.loads(response.text) == {"name": "item-1"}
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("recipe_environment")
+@pytest.mark.parametrize("filename", ["starlette_app.py", "fastapi_app.py"], ids=["starlette", "fastapi"])
+def test_asgi_recipe_reads_rows_through_the_middleware(filename: str) -> None:
+    """An ASGI recipe as a server runs it: lifespan start-up (the warm-up), a request, shutdown (closed)."""
+    from tests.support.asgi import serve_once
+
+    status, _, body = serve_once(load(filename).app, "/items")
+
+    assert status == 200, body
+    assert as_json(body.decode()) == NAMES
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Drive real uWSGI and Gunicorn servers from tests and benches: start, wait, GET, read the log, stop.
+"""Drive real uWSGI, Gunicorn and Uvicorn servers from tests and benches: start, wait, GET, read the log, stop.
 
 Every server listens on 127.0.0.1 on a free port, writes its log to a file, and is stopped by its user
 (use :func:`running` or call :meth:`Server.stop` in a ``finally``); every wait is bounded::
@@ -201,13 +201,26 @@ def _gunicorn_no_control_socket() -> list[str]:
     return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else []
 
 
+def uvicorn_command(app: str, port: int, args: Sequence[str]) -> list[str]:
+    """``uvicorn`` for ASGI apps (``--workers N`` spawns N processes; the master only supervises)."""
+    return [
+        str(BIN / "uvicorn"),
+        *("--host", HOST, "--port", str(port), "--app-dir", str(REPO)),
+        *("--timeout-graceful-shutdown", "5"),
+        *args,
+        app,
+    ]
+
+
 def server_command(kind: str, app: str, port: int, args: Sequence[str]) -> list[str]:
     """The command line :func:`start` runs (run it from ``REPO`` with :func:`server_env`)."""
     if kind == "uwsgi":
         return uwsgi_command(app, port, args)
     if kind == "gunicorn":
         return gunicorn_command(app, port, args)
-    raise ValueError(f"unknown server kind {kind!r}; accepted: uwsgi, gunicorn")
+    if kind == "uvicorn":
+        return uvicorn_command(app, port, args)
+    raise ValueError(f"unknown server kind {kind!r}; accepted: uwsgi, gunicorn, uvicorn")
 
 
 def server_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -225,7 +238,7 @@ def start(
     env: Mapping[str, str] | None = None,
     log_dir: Path | None = None,
 ) -> Server:
-    """Start ``kind`` ("uwsgi" or "gunicorn") serving ``app`` ("module:callable"); does not wait."""
+    """Start ``kind`` ("uwsgi", "gunicorn" or "uvicorn") serving ``app`` ("module:callable"); does not wait."""
     port = free_port()
     command = server_command(kind, app, port, args)
     directory = log_dir or Path(tempfile.mkdtemp(prefix=f"wsgi-cassandra-{kind}-"))
