@@ -189,6 +189,22 @@ def hosts_up_everywhere(web: Server, pids: set[int]) -> bool:
     return bool(eventually(check, timeout=60, step=0.05))
 
 
+def steady_figures(pids: set[int]) -> dict[int, dict[str, int]]:
+    """Each worker's threads and fds once idle: at least SETTLE seconds after the load (keep-alive
+    connections expired) and unchanged over the last second (pools being opened have finished); bounded."""
+    started = time.monotonic()
+    last: dict[int, dict[str, int]] = {}
+
+    def steady() -> bool:
+        nonlocal last
+        figures = {pid: proc_figures(pid) for pid in pids}
+        same, last = figures == last, figures
+        return same and time.monotonic() - started >= SETTLE
+
+    eventually(steady, timeout=SETTLE + 30, step=1.0)
+    return last
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=20_000)
@@ -212,14 +228,14 @@ def main() -> int:
         # Warm up until Gunicorn's gthread pool has all its threads, then let keep-alive connections expire
         # (2 s), so that "before" and "after" compare the same idle steady state.
         Load(web.port, min(2000, args.requests), args.concurrency, cluster).run()
-        time.sleep(SETTLE)
-        before = {pid: proc_figures(pid) for pid in pids}
+        if not hosts_up_everywhere(web, pids):
+            raise RuntimeError("workers did not see 3 hosts up before the load:\n" + web.log()[-3000:])
+        before = steady_figures(pids)
 
         load = Load(web.port, args.requests, args.concurrency, cluster)
         seconds = load.run()
         recovered = hosts_up_everywhere(web, pids)
-        time.sleep(SETTLE)
-        after = {pid: proc_figures(pid) for pid in web.worker_pids()}
+        after = steady_figures(web.worker_pids())
         same_workers = web.worker_pids() == pids
     finally:
         stopping = time.monotonic()

@@ -34,15 +34,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def cassandra() -> Iterator[Target]:
-    """Where Cassandra is for this test: a fresh embedded CQL test server, or the real cluster."""
+def cassandra(request: pytest.FixtureRequest) -> Target:
+    """Where Cassandra is for this test: the plugin's fresh embedded CQL test server (``cql_server``), or
+    the real cluster that ``CASSANDRA_CONTACT_POINTS`` names."""
     if os.environ.get("CASSANDRA_CONTACT_POINTS"):
-        yield Target.from_environment(os.environ)
-        return
-    from wsgi_cassandra.testing import CQLServer
-
-    with CQLServer() as server:
-        yield Target.for_server(server)
+        return Target.from_environment(os.environ)
+    return Target.for_server(request.getfixturevalue("cql_server"))
 
 
 @pytest.fixture

@@ -21,8 +21,6 @@ from tests.support.drills import drill_env, drill_server, seed, start_drill_serv
 from tests.support.wait import eventually
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from tests.support.servers import Server
     from wsgi_cassandra.testing import CQLCluster
 
@@ -39,12 +37,10 @@ FAST = CONNECT_TIMEOUT / 2
 
 
 @pytest.fixture
-def cluster() -> Iterator[CQLCluster]:
-    from wsgi_cassandra.testing import CQLCluster
-
-    with CQLCluster(nodes=3) as nodes:
-        seed(nodes.contact_points, nodes.port)
-        yield nodes
+def cluster(cql_cluster: CQLCluster) -> CQLCluster:
+    """The plugin's 3-node test cluster, with the drill keyspace on every node."""
+    seed(cql_cluster.contact_points, cql_cluster.port)
+    return cql_cluster
 
 
 def start_all(cluster: CQLCluster) -> None:
