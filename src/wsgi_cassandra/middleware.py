@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable
 from .config import Settings
 from .connect import Connector
 from .driver import cluster_factory as settings_cluster_factory
+from .driver import matching_connection_class
 from .errors import ConfigurationError
 from .health import health_response
 from .holder import Backoff, SessionHolder
@@ -137,7 +138,10 @@ class CassandraMiddleware:
             },
             environ,
         )
-        factory = cluster_factory or settings_cluster_factory(self.settings)
+        if cluster_factory is not None:
+            factory = matching_connection_class(cluster_factory)
+        else:
+            factory = settings_cluster_factory(self.settings)
         self.holder = SessionHolder(
             Connector(
                 factory,

@@ -31,6 +31,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConfigurationError, WarmerUnavailable
+from .report import warm_and_report
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -89,13 +90,7 @@ def _after_fork() -> None:
             if not _wanted(role, mules, spoolers):
                 log.debug("pid %d: uWSGI %s, not warming the Cassandra session", os.getpid(), role)
                 continue
-            if not holder.warm():
-                log.warning(
-                    "pid %d: Cassandra session not ready within %.1f s after the fork; "
-                    "serving anyway, retrying in the background",
-                    os.getpid(),
-                    holder.warm_timeout,
-                )
+            warm_and_report(holder, log)
     except Exception:  # a post-fork hook that raises would kill the worker: log, let lazy take over
         log.exception("pid %d: warming the Cassandra session after the fork failed", os.getpid())
 
@@ -171,9 +166,5 @@ class UWSGIWarmer:
             _hooked_pid = os.getpid()
             log.debug("uwsgi warmer: pid %d (%s) warms %s", os.getpid(), role, how)
         # --lazy-apps (or the app imported in a mule/spooler): we are already after the fork.
-        if role != "master" and _wanted(role, self.mules, self.spoolers) and not holder.warm():
-            log.warning(
-                "pid %d: Cassandra session not ready within %.1f s; serving anyway, retrying in the background",
-                os.getpid(),
-                holder.warm_timeout,
-            )
+        if role != "master" and _wanted(role, self.mules, self.spoolers):
+            warm_and_report(holder, log)

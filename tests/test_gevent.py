@@ -1,0 +1,102 @@
+"""Green workers, as really run: Gunicorn ``-k gevent`` (and ``-k eventlet`` where Gunicorn still has it)
+and uWSGI ``--gevent``.
+
+These servers monkey-patch in each worker after the fork, so the session must be built after the patching,
+with the driver's matching connection class, whenever the driver was first imported. Each test starts a
+real server with 2 workers against the CQL test server and asserts what the server saw: one session's
+handshakes per worker before any request, none while 200 requests are served, every answer from a
+session built in the pid that served it with the gevent/eventlet connection class, the rows read back,
+and every connection closed after the stop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support.servers import (
+    assert_warm_workers,
+    get_many,
+    handshakes_per_session,
+    running,
+    stop_and_check_closed,
+)
+
+if TYPE_CHECKING:
+    from tests.support.target import Target
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+APP = "tests.apps.items:application"
+EARLY_DRIVER_APP = "tests.apps.early_driver:application"
+
+
+def _needs(module: str, why: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"needs {why} (pip install -e '.[test]')")
+
+
+def _gunicorn_has_eventlet_worker() -> bool:
+    return importlib.util.find_spec("gunicorn.workers.geventlet") is not None
+
+
+def _assert_green(server: object, cassandra: Target, keyspace: str, per_session: int, connection: str) -> None:
+    assert_warm_workers(server, cassandra, per_session, workers=2)  # type: ignore[arg-type]
+    answers = [reply.json() for reply in get_many(server, "/", 20)]  # type: ignore[arg-type]
+    assert {answer["connection_class"] for answer in answers} == {connection}
+
+
+@pytest.mark.parametrize(
+    ("app", "args"),
+    [
+        pytest.param(APP, [], id="no-hooks"),
+        pytest.param(APP, ["-c", "python:wsgi_cassandra.gunicorn"], id="hooks-module"),
+        pytest.param(APP, ["--preload"], id="preload"),
+        pytest.param(APP, ["--preload", "-c", "python:wsgi_cassandra.gunicorn"], id="preload-hooks-module"),
+    ],
+)
+def test_gunicorn_gevent_workers(cassandra: Target, keyspace: str, app: str, args: list[str]) -> None:
+    _needs("gevent", "gevent")
+    per_session = handshakes_per_session(cassandra, keyspace)
+    env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace)
+    with running("gunicorn", app, "--workers", "2", "-k", "gevent", *args, env=env) as server:
+        _assert_green(server, cassandra, keyspace, per_session, "GeventConnection")
+        stop_and_check_closed(server, cassandra)
+    assert "Cassandra cluster shut down" in server.log(), "worker_exit closed the session"
+
+
+def test_gunicorn_gevent_driver_imported_before_patching(cassandra: Target, keyspace: str) -> None:
+    """``--preload`` with an app that imports the driver at module level: the driver's default class is
+    libev, fixed before the worker patches; each worker still builds its session with GeventConnection.
+
+    Closing it at worker exit is bounded by ``shutdown_timeout`` but not graceful here (the driver's
+    threads were set up before the patching); the process exit closes the connections, which is asserted.
+    """
+    _needs("gevent", "gevent")
+    per_session = handshakes_per_session(cassandra, keyspace)
+    env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace, WSGI_CASSANDRA_SHUTDOWN_TIMEOUT="1")
+    args = ["--workers", "2", "-k", "gevent", "--preload"]
+    with running("gunicorn", EARLY_DRIVER_APP, *args, env=env) as server:
+        _assert_green(server, cassandra, keyspace, per_session, "GeventConnection")
+        stop_and_check_closed(server, cassandra)
+
+
+@pytest.mark.parametrize(
+    "args", [pytest.param([], id="no-hooks"), pytest.param(["-c", "python:wsgi_cassandra.gunicorn"], id="hooks")]
+)
+def test_gunicorn_eventlet_workers(cassandra: Target, keyspace: str, args: list[str]) -> None:
+    _needs("eventlet", "eventlet")
+    if not _gunicorn_has_eventlet_worker():
+        from importlib.metadata import version
+
+        pytest.skip(
+            f"needs Gunicorn < 26 for -k eventlet (Gunicorn 26 removed its eventlet worker; installed: "
+            f"{version('gunicorn')}); the eventlet path is covered by test_eventlet_prefork_workers"
+        )
+    per_session = handshakes_per_session(cassandra, keyspace)
+    env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace)
+    with running("gunicorn", APP, "--workers", "2", "-k", "eventlet", *args, env=env) as server:
+        _assert_green(server, cassandra, keyspace, per_session, "EventletConnection")
+        stop_and_check_closed(server, cassandra)
