@@ -93,10 +93,29 @@ def test_gunicorn_eventlet_workers(cassandra: Target, keyspace: str, args: list[
 
         pytest.skip(
             f"needs Gunicorn < 26 for -k eventlet (Gunicorn 26 removed its eventlet worker; installed: "
-            f"{version('gunicorn')}); the eventlet path is covered by test_eventlet_prefork_workers"
+            f"{version('gunicorn')}); the eventlet connection class is chosen by the same code as gevent (tests/test_reactors.py)"
         )
     per_session = handshakes_per_session(cassandra, keyspace)
     env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace)
     with running("gunicorn", APP, "--workers", "2", "-k", "eventlet", *args, env=env) as server:
         _assert_green(server, cassandra, keyspace, per_session, "EventletConnection")
         stop_and_check_closed(server, cassandra)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--gevent-monkey-patch"], id="monkey-patch"),
+        pytest.param(["--gevent-early-monkey-patch"], id="early-monkey-patch"),
+        pytest.param(["--gevent-monkey-patch", "--lazy-apps"], id="monkey-patch-lazy-apps"),
+    ],
+)
+def test_uwsgi_gevent(cassandra: Target, keyspace: str, args: list[str]) -> None:
+    _needs("gevent", "gevent")
+    per_session = handshakes_per_session(cassandra, keyspace)
+    env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace)
+    uwsgi_args = ["--master", "--processes", "2", "--gevent", "20", *args]
+    with running("uwsgi", APP, *uwsgi_args, env=env) as server:
+        _assert_green(server, cassandra, keyspace, per_session, "GeventConnection")
+        stop_and_check_closed(server, cassandra)
+    assert "Cassandra cluster shut down" in server.log(), "the worker closed its session at exit"
