@@ -93,7 +93,7 @@ def test_gunicorn_eventlet_workers(cassandra: Target, keyspace: str, args: list[
 
         pytest.skip(
             f"needs Gunicorn < 26 for -k eventlet (Gunicorn 26 removed its eventlet worker; installed: "
-            f"{version('gunicorn')}); the eventlet connection class is chosen by the same code as gevent (tests/test_reactors.py)"
+            f"{version('gunicorn')}); the eventlet class is chosen by the same code as gevent's (test_reactors.py)"
         )
     per_session = handshakes_per_session(cassandra, keyspace)
     env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace)
