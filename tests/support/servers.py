@@ -252,13 +252,20 @@ def _gunicorn_no_control_socket() -> list[str]:
     return ["--no-control-socket"] if any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS) else []
 
 
+def waitress_command(app: str, port: int, args: Sequence[str]) -> list[str]:
+    """waitress: one process, a pool of threads, no fork."""
+    return [str(BIN / "waitress-serve"), "--listen", f"{HOST}:{port}", *args, app]
+
+
 def server_command(kind: str, app: str, port: int, args: Sequence[str]) -> list[str]:
     """The command line :func:`start` runs (run it from ``REPO`` with :func:`server_env`)."""
     if kind == "uwsgi":
         return uwsgi_command(app, port, args)
     if kind == "gunicorn":
         return gunicorn_command(app, port, args)
-    raise ValueError(f"unknown server kind {kind!r}; accepted: uwsgi, gunicorn")
+    if kind == "waitress":
+        return waitress_command(app, port, args)
+    raise ValueError(f"unknown server kind {kind!r}; accepted: uwsgi, gunicorn, waitress")
 
 
 def server_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -276,7 +283,7 @@ def start(
     env: Mapping[str, str] | None = None,
     log_dir: Path | None = None,
 ) -> Server:
-    """Start ``kind`` ("uwsgi" or "gunicorn") serving ``app`` ("module:callable"); does not wait."""
+    """Start ``kind`` ("uwsgi", "gunicorn" or "waitress") serving ``app`` ("module:callable"); does not wait."""
     port = free_port()
     command = server_command(kind, app, port, args)
     directory = log_dir or Path(tempfile.mkdtemp(prefix=f"wsgi-cassandra-{kind}-"))
