@@ -18,11 +18,13 @@ import pytest
 
 from tests.support.servers import (
     assert_warm_workers,
+    free_port,
     get_many,
     handshakes_per_session,
     running,
     stop_and_check_closed,
 )
+from wsgi_cassandra.reactors import GREEN_REACTORS, driver_version
 
 if TYPE_CHECKING:
     from tests.support.target import Target
@@ -36,6 +38,15 @@ EARLY_DRIVER_APP = "tests.apps.early_driver:application"
 def _needs(module: str, why: str) -> None:
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"needs {why} (pip install -e '.[test]')")
+
+
+def _needs_reactor(green: str) -> None:
+    module, name = GREEN_REACTORS[green]
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(
+            f"needs a driver that ships {module}.{name} (cassandra-driver < 3.31; installed: {driver_version()}); "
+            "test_gunicorn_gevent_without_the_reactor_refuses_to_start covers this driver"
+        )
 
 
 def _gunicorn_has_eventlet_worker() -> bool:
@@ -59,6 +70,7 @@ def _assert_green(server: object, cassandra: Target, keyspace: str, per_session:
 )
 def test_gunicorn_gevent_workers(cassandra: Target, keyspace: str, app: str, args: list[str]) -> None:
     _needs("gevent", "gevent")
+    _needs_reactor("gevent")
     per_session = handshakes_per_session(cassandra, keyspace)
     env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace)
     with running("gunicorn", app, "--workers", "2", "-k", "gevent", *args, env=env) as server:
@@ -75,6 +87,7 @@ def test_gunicorn_gevent_driver_imported_before_patching(cassandra: Target, keys
     threads were set up before the patching); the process exit closes the connections, which is asserted.
     """
     _needs("gevent", "gevent")
+    _needs_reactor("gevent")
     per_session = handshakes_per_session(cassandra, keyspace)
     env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace, WSGI_CASSANDRA_SHUTDOWN_TIMEOUT="1")
     args = ["--workers", "2", "-k", "gevent", "--preload"]
@@ -88,6 +101,7 @@ def test_gunicorn_gevent_driver_imported_before_patching(cassandra: Target, keys
 )
 def test_gunicorn_eventlet_workers(cassandra: Target, keyspace: str, args: list[str]) -> None:
     _needs("eventlet", "eventlet")
+    _needs_reactor("eventlet")
     if not _gunicorn_has_eventlet_worker():
         from importlib.metadata import version
 
@@ -112,6 +126,7 @@ def test_gunicorn_eventlet_workers(cassandra: Target, keyspace: str, args: list[
 )
 def test_uwsgi_gevent(cassandra: Target, keyspace: str, args: list[str]) -> None:
     _needs("gevent", "gevent")
+    _needs_reactor("gevent")
     per_session = handshakes_per_session(cassandra, keyspace)
     env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace)
     uwsgi_args = ["--master", "--processes", "2", "--gevent", "20", *args]
@@ -119,3 +134,18 @@ def test_uwsgi_gevent(cassandra: Target, keyspace: str, args: list[str]) -> None
         _assert_green(server, cassandra, keyspace, per_session, "GeventConnection")
         stop_and_check_closed(server, cassandra)
     assert "Cassandra cluster shut down" in server.log(), "the worker closed its session at exit"
+
+
+def test_gunicorn_gevent_without_the_reactor_refuses_to_start(cassandra: Target) -> None:
+    """A driver without the gevent reactor (cassandra-driver 3.31+, recent scylla-driver): Gunicorn does not
+    start, and says what to do, instead of workers that would hang under gevent's hub."""
+    _needs("gevent", "gevent")
+    module, _ = GREEN_REACTORS["gevent"]
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"needs a driver without {module} (cassandra-driver 3.31+); installed: {driver_version()}")
+    env = cassandra.subprocess_env(CASSANDRA_PORT=str(free_port()))
+    with running("gunicorn", APP, "--workers", "2", "-k", "gevent", "--preload", env=env) as server:
+        code = server.process.wait(30)
+    assert code != 0
+    assert "cassandra-driver<3.31" in server.log()
+    assert "gthread" in server.log()
