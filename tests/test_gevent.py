@@ -149,3 +149,40 @@ def test_gunicorn_gevent_without_the_reactor_refuses_to_start(cassandra: Target)
     assert code != 0
     assert "cassandra-driver<3.31" in server.log()
     assert "gthread" in server.log()
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        pytest.param(["-m"], "LibevConnection (not monkey-patched", id="plain"),
+        pytest.param(
+            ["-m", "gevent.monkey", "--module"],
+            "GeventConnection (this process is monkey-patched by gevent",
+            id="gevent",
+        ),
+    ],
+)
+def test_check_names_the_connection_class(cassandra: Target, prefix: list[str], expected: str) -> None:
+    """``python -m gevent.monkey --module wsgi_cassandra check`` shows what a gevent worker will use."""
+    import subprocess
+    import sys
+
+    from tests.support.servers import server_env
+
+    _needs("gevent", "gevent")
+    if "Gevent" in expected:
+        _needs_reactor("gevent")
+    else:
+        _needs("cassandra.io.libevwrapper", "the driver's libev extension")
+    env = server_env(cassandra.subprocess_env())
+    result = subprocess.run(
+        [sys.executable, *prefix, "wsgi_cassandra", "check"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if "connection class" in line)
+    assert expected in line
