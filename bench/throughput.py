@@ -16,9 +16,11 @@ import time
 
 from _common import (
     LIBRARY_GUNICORN,
+    LIBRARY_GUNICORN_GEVENT,
     LIBRARY_UWSGI,
     PER_REQUEST,
     RECIPE_GUNICORN,
+    RECIPE_GUNICORN_GEVENT,
     RECIPE_UWSGI,
     Result,
     Variant,
@@ -32,6 +34,7 @@ from _common import (
 
 GROUPS = [
     ("Gunicorn sync", [LIBRARY_GUNICORN, RECIPE_GUNICORN, PER_REQUEST]),
+    ("Gunicorn gevent", [LIBRARY_GUNICORN_GEVENT, RECIPE_GUNICORN_GEVENT]),
     ("uWSGI", [LIBRARY_UWSGI, RECIPE_UWSGI]),
 ]
 
