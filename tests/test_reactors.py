@@ -139,3 +139,17 @@ def test_python312_without_libev_reads_rows_with_asyncio(cassandra: Target, keys
     }
     if cassandra.server is not None:
         cassandra.server.stats.wait_for("connections_open", 0, timeout=5)
+
+
+def test_eventlet_with_an_old_driver_needs_futurist(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cassandra-driver 3.25-3.29 raise ImportError deep in ``Cluster()`` under eventlet without futurist."""
+    import types
+
+    class OldCluster:
+        def _create_thread_pool_executor(self, **kwargs: Any) -> None: ...
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(reactors.importlib.util, "find_spec", lambda n, *a: None if n == "futurist" else real(n, *a))
+    monkeypatch.setattr(reactors, "import_cluster_module", lambda: types.SimpleNamespace(Cluster=OldCluster))
+    with pytest.raises(ConfigurationError, match=r"futurist.*pip install futurist"):
+        reactors.green_connection_class("eventlet")

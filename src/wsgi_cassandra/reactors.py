@@ -39,7 +39,16 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["GREEN_REACTORS", "connection_class", "green_patched", "import_cluster_module"]
+__all__ = [
+    "GREEN_REACTORS",
+    "connection_class",
+    "driver_version",
+    "green_connection_class",
+    "green_patched",
+    "import_cluster_module",
+    "missing_reactor",
+    "rebind_driver_threading",
+]
 
 # green library -> (module, class) of the driver reactor it needs
 GREEN_REACTORS = {
@@ -160,10 +169,7 @@ def missing_reactor(green: str) -> str:
 def _check_futurist() -> None:
     """cassandra-driver 3.25-3.29 refuse eventlet on Python 3.7+ without ``futurist`` (its thread pool would
     hang under eventlet); say so now, not as an ImportError from deep inside ``Cluster()``."""
-    from cassandra.io.eventletreactor import EventletConnection  # noqa: F401 - importable, checked above
-
-    cluster = sys.modules.get("cassandra.cluster")
-    needs = cluster is not None and hasattr(getattr(cluster, "Cluster", None), "_create_thread_pool_executor")
+    needs = hasattr(import_cluster_module().Cluster, "_create_thread_pool_executor")  # 3.25-3.29 only
     if needs and importlib.util.find_spec("futurist") is None:
         raise ConfigurationError(
             f"{driver_version()} needs the 'futurist' package to run under eventlet on Python 3.7+ "
