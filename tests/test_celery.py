@@ -31,21 +31,35 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 NAMES = ["item-0", "item-1", "item-2"]
 
 
-def _client(folder: Path) -> Any:
-    """A Celery app that only sends tasks and reads results, over the same folders as the worker."""
-    from celery import Celery
+class _Client:
+    """Sends tasks to the worker and reads their results, over the worker's folders.
 
-    return Celery(
-        "client",
-        broker="filesystem://",
-        backend=f"file://{folder / 'results'}",
-        broker_transport_options={
-            "data_folder_in": str(folder / "queue"),
-            "data_folder_out": str(folder / "queue"),
-            "processed_folder": str(folder / "processed"),
-            "polling_interval": 0.05,
-        },
-    )
+    kombu's filesystem transport creates a message file before it writes it, and a worker polling the same
+    folder can read it empty (and crash on the JSON). So messages are written to a staging folder and
+    moved into the worker's queue folder only once complete (``os.replace`` is atomic).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        from celery import Celery
+
+        self.staging, self.queue = folder / "staging", folder / "queue"
+        self.staging.mkdir()
+        self.app = Celery(
+            "client",
+            broker="filesystem://",
+            backend=f"file://{folder / 'results'}",
+            broker_transport_options={
+                "data_folder_in": str(self.staging),
+                "data_folder_out": str(self.staging),
+                "processed_folder": str(folder / "processed"),
+            },
+        )
+
+    def send(self, name: str) -> Any:
+        result = self.app.send_task(name)  # returns once the message file is written and closed
+        for message in self.staging.iterdir():
+            os.replace(message, self.queue / message.name)
+        return result
 
 
 def test_prefork_pool_processes_each_read_rows_through_their_own_session(
@@ -93,10 +107,10 @@ def test_prefork_pool_processes_each_read_rows_through_their_own_session(
             stats.wait_for("startups", 2 * per_session, timeout=30, compare=at_least)
             assert stats.startups == 2 * per_session, "one session per pool process, before any task"
 
-            client = _client(tmp_path)
+            client = _Client(tmp_path)
             seen: dict[int, dict[str, Any]] = {}
             for _ in range(20):  # bounded: until both pool processes have run tasks
-                results = [client.send_task("tests.apps.celery_app.who") for _ in range(10)]
+                results = [client.send("tests.apps.celery_app.who") for _ in range(10)]
                 for result in results:
                     answer = result.get(timeout=30)
                     assert answer["rows"] == NAMES
@@ -105,7 +119,7 @@ def test_prefork_pool_processes_each_read_rows_through_their_own_session(
                 if len(seen) == 2:
                     break
             assert set(seen) == set(pool), log_path.read_text()
-            names = client.send_task("celery_tasks.item_names").get(timeout=30)
+            names = client.send("celery_tasks.item_names").get(timeout=30)
             assert names == NAMES
             assert stats.startups == 2 * per_session, "no connection opened while tasks ran"
         finally:

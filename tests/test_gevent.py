@@ -37,7 +37,7 @@ EARLY_DRIVER_APP = "tests.apps.early_driver:application"
 
 def _needs(module: str, why: str) -> None:
     if importlib.util.find_spec(module) is None:
-        pytest.skip(f"needs {why} (pip install -e '.[test]')")
+        pytest.skip(f"needs {why} (pip install -e '.[test]', or '.[eventlet]' for eventlet)")
 
 
 def _needs_reactor(green: str) -> None:

@@ -96,7 +96,8 @@ def test_python312_without_libev_driver_default_fails(cassandra: Target) -> None
     """The problem: the driver alone cannot even be imported there."""
     script = _NO_LIBEV_NO_ASYNCORE + "import cassandra.cluster\n"
     result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0
+    if result.returncode == 0:
+        pytest.skip(f"needs a driver that has no asyncio fallback of its own ({reactors.driver_version()} has one)")
     assert "Unable to load a default connection class" in result.stderr
 
 
@@ -144,6 +145,9 @@ def test_python312_without_libev_reads_rows_with_asyncio(cassandra: Target, keys
 def test_eventlet_with_an_old_driver_needs_futurist(monkeypatch: pytest.MonkeyPatch) -> None:
     """cassandra-driver 3.25-3.29 raise ImportError deep in ``Cluster()`` under eventlet without futurist."""
     import types
+
+    if importlib.util.find_spec("cassandra.io.eventletreactor") is None:
+        pytest.skip(f"needs a driver with an eventlet reactor; {reactors.driver_version()} has none")
 
     class OldCluster:
         def _create_thread_pool_executor(self, **kwargs: Any) -> None: ...
