@@ -37,7 +37,7 @@ EARLY_DRIVER_APP = "tests.apps.early_driver:application"
 
 def _needs(module: str, why: str) -> None:
     if importlib.util.find_spec(module) is None:
-        pytest.skip(f"needs {why} (pip install -e '.[test]', or '.[eventlet]' for eventlet)")
+        pytest.skip(f"needs {why} (pip install -e '.[test]'; eventlet: .venv-eventlet, see docs/servers.md)")
 
 
 def _needs_reactor(green: str) -> None:
@@ -107,7 +107,7 @@ def test_gunicorn_eventlet_workers(cassandra: Target, keyspace: str, args: list[
 
         pytest.skip(
             f"needs Gunicorn < 26 for -k eventlet (Gunicorn 26 removed its eventlet worker; installed: "
-            f"{version('gunicorn')}); the eventlet class is chosen by the same code as gevent's (test_reactors.py)"
+            f"{version('gunicorn')}): run it in .venv-eventlet, see docs/servers.md 'eventlet'"
         )
     per_session = handshakes_per_session(cassandra, keyspace)
     env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace)
