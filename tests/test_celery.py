@@ -52,6 +52,7 @@ class _Client:
                 "data_folder_in": str(self.staging),
                 "data_folder_out": str(self.staging),
                 "processed_folder": str(folder / "processed"),
+                "control_folder": str(folder / "control"),
             },
         )
 
@@ -70,7 +71,7 @@ def test_prefork_pool_processes_each_read_rows_through_their_own_session(
     stats = cassandra.embedded.stats
     per_session = handshakes_per_session(cassandra, keyspace)
     env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace, WSGI_CASSANDRA_TEST_CELERY_DIR=str(tmp_path))
-    for sub in ("queue", "processed", "results"):
+    for sub in ("queue", "processed", "results", "control"):
         (tmp_path / sub).mkdir()
     command = [
         str(BIN / "celery"),

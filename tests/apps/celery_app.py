@@ -20,7 +20,7 @@ _spec.loader.exec_module(recipe)
 
 app = recipe.app
 folder = Path(os.environ["WSGI_CASSANDRA_TEST_CELERY_DIR"])
-for sub in ("queue", "processed", "results"):
+for sub in ("queue", "processed", "results", "control"):
     (folder / sub).mkdir(parents=True, exist_ok=True)
 app.conf.update(
     broker_url="filesystem://",
@@ -28,6 +28,7 @@ app.conf.update(
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),  # not ./control in the working directory
         "polling_interval": 0.05,
     },
     result_backend=f"file://{folder / 'results'}",
