@@ -3,6 +3,7 @@
 
     python3 dev.py serve     # the web.py example under Gunicorn with 2 warmed workers, on :8000
     python3 dev.py test      # lint, type-check and the whole test suite (what CI runs)
+    python3 dev.py test --driver scylla   # the same with scylla-driver in place of cassandra-driver
     python3 dev.py stress    # the test suite N times in a row with busy-loop CPU hogs beside it
     python3 dev.py demo      # first-request and median latency: this library vs. connect-per-request
     python3 dev.py bench     # every benchmark in bench/, tables printed and a chart written
@@ -77,12 +78,39 @@ def tool(name: str) -> str:
     return str(BIN / name)
 
 
+def ensure_scylla_venv() -> Path:
+    """``.venv-scylla``: the dev install with scylla-driver (ScyllaDB's fork of the driver, which ships the
+    same ``cassandra`` package) in place of cassandra-driver; returns its bin folder."""
+    venv_dir = ROOT / ".venv-scylla"
+    bin_dir = venv_dir / BIN.name
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + b"scylla").hexdigest()[:16]
+    stamp = venv_dir / f".installed-{digest}"
+    if stamp.exists():
+        return bin_dir
+    if not (bin_dir / "python").exists():
+        print(f"dev.py: creating {venv_dir}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(venv_dir)
+    pip = [str(bin_dir / "python"), "-m", "pip"]
+    print(f"dev.py: installing wsgi-cassandra[dev] with scylla-driver into {venv_dir}", flush=True)
+    run([*pip, "install", "--quiet", "-e", ".[dev]"])
+    run([*pip, "uninstall", "--quiet", "--yes", "cassandra-driver"])  # both own the `cassandra` package
+    run([*pip, "install", "--quiet", "scylla-driver"])
+    for old in venv_dir.glob(".installed-*"):
+        old.unlink()
+    stamp.touch()
+    return bin_dir
+
+
 def test(args: list[str]) -> None:
-    ensure_venv("dev")
-    run([tool("ruff"), "check", "src", "tests", "bench", "examples", "dev.py"])
-    run([tool("ruff"), "format", "--check", "src", "tests", "bench", "examples", "dev.py"])
-    run([tool("mypy")])
-    run([str(PYTHON), "-m", "pytest", *args])
+    bin_dir = BIN
+    if args[:2] == ["--driver", "scylla"]:
+        args, bin_dir = args[2:], ensure_scylla_venv()
+    else:
+        ensure_venv("dev")
+    run([str(bin_dir / "ruff"), "check", "src", "tests", "bench", "examples", "dev.py"])
+    run([str(bin_dir / "ruff"), "format", "--check", "src", "tests", "bench", "examples", "dev.py"])
+    run([str(bin_dir / "mypy")])
+    run([str(bin_dir / "python"), "-m", "pytest", *args])
 
 
 def stress(args: list[str]) -> None:

@@ -189,8 +189,14 @@ LIBRARY_UWSGI_LAZY_APPS = Variant(
     ("--lazy-apps",),
     (("WSGI_CASSANDRA_WARMER", "eager"),),
 )
+LIBRARY_GUNICORN_GEVENT = Variant(
+    "library, Gunicorn -k gevent (warmer auto)", "gunicorn", "library", ("--worker-class", "gevent")
+)
 RECIPE_UWSGI = Variant("recipe: uWSGI @postfork global", "uwsgi", "recipe_uwsgi")
 RECIPE_GUNICORN = Variant("recipe: global at import, Gunicorn", "gunicorn", "recipe_module")
+RECIPE_GUNICORN_GEVENT = Variant(
+    "recipe: global at import, Gunicorn -k gevent", "gunicorn", "recipe_module", ("--worker-class", "gevent")
+)
 PER_REQUEST = Variant("connect per request, Gunicorn", "gunicorn", "per_request")
 FLOOR_GUNICORN = Variant("no Cassandra at all (HTTP floor), Gunicorn", "gunicorn", "none")
 FLOOR_UWSGI = Variant("no Cassandra at all (HTTP floor), uWSGI", "uwsgi", "none")

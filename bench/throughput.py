@@ -18,10 +18,12 @@ import time
 from _common import (
     LIBRARY_ASGI,
     LIBRARY_GUNICORN,
+    LIBRARY_GUNICORN_GEVENT,
     LIBRARY_UWSGI,
     PER_REQUEST,
     RECIPE_ASGI,
     RECIPE_GUNICORN,
+    RECIPE_GUNICORN_GEVENT,
     RECIPE_UWSGI,
     Result,
     Variant,
@@ -36,6 +38,7 @@ from _common import (
 
 GROUPS = [
     ("Gunicorn sync", [LIBRARY_GUNICORN, RECIPE_GUNICORN, PER_REQUEST]),
+    ("Gunicorn gevent", [LIBRARY_GUNICORN_GEVENT, RECIPE_GUNICORN_GEVENT]),
     ("uWSGI", [LIBRARY_UWSGI, RECIPE_UWSGI]),
     ("Gunicorn Uvicorn worker (ASGI)", [LIBRARY_ASGI, RECIPE_ASGI]),
 ]

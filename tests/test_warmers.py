@@ -327,7 +327,12 @@ def test_gunicorn_preload_chains_hooks_on_the_arbiter_without_replacing() -> Non
     assert arbiter.cfg.post_fork is arbiter.cfg.settings["post_fork"].get()
 
 
-def test_gunicorn_gevent_with_the_wrong_connection_class_is_refused() -> None:
+def test_gunicorn_gevent_with_the_driver_imported_first_is_accepted() -> None:
+    """The connection class is chosen when each worker builds its Cluster, not at the driver's import."""
+    import importlib.util
+
+    if importlib.util.find_spec("cassandra.io.geventreactor") is None:
+        pytest.skip("needs a driver with a gevent reactor (cassandra-driver < 3.31); refused otherwise (next test)")
     import cassandra.cluster  # imported before monkey-patching: the driver chose libev/asyncore
     from gunicorn.arbiter import Arbiter
     from gunicorn.config import Config
@@ -336,7 +341,28 @@ def test_gunicorn_gevent_with_the_wrong_connection_class_is_refused() -> None:
     arbiter = Arbiter.__new__(Arbiter)
     arbiter.cfg = Config()
     arbiter.cfg.set("worker_class", "gevent")
-    with pytest.raises(ConfigurationError, match="GeventConnection"):
+    warmer = GunicornWarmer()
+    _install_from(arbiter, warmer, fake_holder())
+    assert warmer.mode == "arbiter"
+
+
+def test_gunicorn_gevent_without_the_driver_reactor_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cassandra-driver 3.31 removed its gevent reactor: refuse at construction, naming the fix."""
+    import importlib.util
+
+    from gunicorn.arbiter import Arbiter
+    from gunicorn.config import Config
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "cassandra.io.geventreactor" else real_find_spec(name, *a),
+    )
+    arbiter = Arbiter.__new__(Arbiter)
+    arbiter.cfg = Config()
+    arbiter.cfg.set("worker_class", "gevent")
+    with pytest.raises(ConfigurationError, match=r"GeventConnection.*cassandra-driver<3\.31.*gthread"):
         _install_from(arbiter, GunicornWarmer(), fake_holder())
 
 

@@ -75,12 +75,12 @@ class CassandraASGIMiddleware:
     Every keyword argument of :class:`~wsgi_cassandra.middleware.CassandraMiddleware` is accepted and
     resolved by it (environment variables, validation, the ``warmer``), except its three environ keys,
     which are ``scope_key``, ``cluster_scope_key`` and ``statements_scope_key`` here. Bad settings raise
-    :class:`~wsgi_cassandra.errors.ConfigurationError` here, not at the first request.
+    :class:`~wsgi_cassandra.exceptions.ConfigurationError` here, not at the first request.
     ``scope[cluster_scope_key]`` holds the ``Cluster`` and ``scope[statements_scope_key]`` the declared
     statements, prepared during the warm-up. ``on_unavailable="503"`` (default) answers ``503`` with
     ``Retry-After`` when an HTTP route touches the session while none is ready (also when the framework
     turned the error into its own 500); ``"app"`` lets the app handle
-    :class:`~wsgi_cassandra.errors.SessionUnavailable`. WebSocket scopes get the session or the stand-in,
+    :class:`~wsgi_cassandra.exceptions.SessionUnavailable`. WebSocket scopes get the session or the stand-in,
     never a converted answer.
     """
 

@@ -110,14 +110,23 @@ def describe_warmer(name: str) -> str:
     return f"auto -> {' + '.join(warmer.plan())} in this process (in a worker it picks that server's hooks)"
 
 
+def describe_connection_class(cluster: Any) -> str:
+    """The driver's event loop this process's Cluster uses, and why it was chosen."""
+    from .reactors import driver_version, green_patched
+
+    chosen = cluster.connection_class
+    green = green_patched()
+    why = f"this process is monkey-patched by {green}" if green else "not monkey-patched: libev > asyncore > asyncio"
+    return f"{chosen.__module__}.{chosen.__name__} ({why}; {driver_version()})"
+
+
 def datacenters(settings: Settings) -> list[str]:
     """The cluster's data centres, from one quick connect without schema; empty if that fails too."""
-    from cassandra.cluster import Cluster
-
     from .driver import cluster_kwargs
+    from .reactors import import_cluster_module
 
     try:
-        cluster = Cluster(**{**cluster_kwargs(settings), "schema_metadata_enabled": False})
+        cluster = import_cluster_module().Cluster(**{**cluster_kwargs(settings), "schema_metadata_enabled": False})
     except Exception:
         return []
     try:
@@ -182,6 +191,7 @@ def report(settings: Settings, connected: Connected, *, first_version: int | Non
     lines += [
         "Cluster:",
         f"  protocol version       {negotiated} ({version_note})",
+        f"  connection class       {describe_connection_class(cluster)}",
         f"  release version        {', '.join(releases) or 'unknown'}",
         f"  data centres           {', '.join(f'{dc} ({n} host(s))' for dc, n in sorted(dcs.items()))}",
         f"  hosts                  {len(up)} up of {len(hosts)}",

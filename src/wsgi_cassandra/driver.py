@@ -1,7 +1,8 @@
 """Turn :class:`Settings` into an unconnected ``cassandra.cluster.Cluster``.
 
 This is the only module that imports ``cassandra.cluster`` (a heavy import), and only when a worker
-builds its Cluster: importing ``wsgi_cassandra`` stays cheap and starts nothing.
+builds its Cluster: importing ``wsgi_cassandra`` stays cheap and starts nothing. Every Cluster names its
+connection class (event loop) explicitly, chosen when it is built: see :mod:`wsgi_cassandra.reactors`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import copy
 from typing import TYPE_CHECKING, Any, Callable
 
 from .convert import split_host_port
+from .reactors import connection_class, green_connection_class, green_patched, import_cluster_module
 from .tls import ssl_context
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
 
     ``tls`` is the context :func:`~wsgi_cassandra.tls.ssl_context` built (built here when not given).
     """
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT
+    driver = import_cluster_module()
     from cassandra.connection import DefaultEndPoint
     from cassandra.policies import DCAwareRoundRobinPolicy, ExponentialReconnectionPolicy, TokenAwarePolicy
 
@@ -47,7 +49,7 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
         # Always execution-profile mode: a later ``session.row_factory = ...`` raises instead of switching the
         # Cluster to legacy mode (after which every ``execution_profile=`` argument would raise).
         "execution_profiles": {
-            EXEC_PROFILE_DEFAULT: default_profile(settings, policy),
+            driver.EXEC_PROFILE_DEFAULT: default_profile(settings, policy),
             **named_profiles(settings, policy),
         },
         # The driver's default waits up to 10 minutes between reconnections to a down node; a web worker
@@ -55,6 +57,9 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
         "reconnection_policy": ExponentialReconnectionPolicy(base_delay=1.0, max_delay=60.0),
         # Fast connect: no full schema download; the app's keyspaces are fetched alone (see fastconnect.py).
         "schema_metadata_enabled": settings.schema_metadata == "full",
+        # Chosen now, in the process that builds the Cluster (after any monkey-patching), not when the
+        # driver was first imported: see reactors.py.
+        "connection_class": connection_class(),
     }
     context = tls if tls is not None else ssl_context(settings)
     if context is not None:
@@ -99,18 +104,46 @@ def named_profiles(settings: Settings, policy: LoadBalancingPolicy) -> dict[str,
 def cluster_factory(settings: Settings) -> ClusterFactory:
     """A callable building a fresh, unconnected Cluster from the settings each time it is called.
 
-    The TLS context is built now, so that unreadable certificate files fail at construction.
+    The TLS context is built now, so that unreadable certificate files fail at construction; so does a
+    process already monkey-patched by gevent/eventlet whose driver has no reactor for it.
     """
     tls = ssl_context(settings)
+    check_green_reactor()
 
     def build() -> Cluster:
-        from cassandra.cluster import Cluster
-
-        cluster = Cluster(**cluster_kwargs(settings, tls))
+        cluster = import_cluster_module().Cluster(**cluster_kwargs(settings, tls))
         if settings.fast_connect and settings.protocol_version is None:
             from .fastconnect import start_at_newest_stable
 
             start_at_newest_stable(cluster)
+        return cluster
+
+    return build
+
+
+def check_green_reactor() -> None:
+    """Raise :class:`~wsgi_cassandra.exceptions.ConfigurationError` now if this process is monkey-patched by
+    gevent/eventlet and the driver cannot run under it (the reactor is gone, or ``futurist`` is missing)."""
+    green = green_patched()
+    if green is not None:
+        green_connection_class(green)
+
+
+def matching_connection_class(factory: ClusterFactory) -> ClusterFactory:
+    """Wrap a user's ``cluster_factory`` so that a Cluster it builds without choosing a connection class
+    gets the one this process needs when it is monkey-patched (the driver's default was fixed at its
+    import, possibly before the patching). A class the user chose is kept as it is."""
+
+    def build() -> Cluster:
+        cluster = factory()
+        green = green_patched()
+        if green is None:
+            return cluster
+        wanted = green_connection_class(green)
+        driver = import_cluster_module()
+        current = getattr(cluster, "connection_class", None)
+        if current is driver.DefaultConnection and current is not wanted:
+            cluster.connection_class = wanted  # before connect(), which initialises the reactor
         return cluster
 
     return build

@@ -14,12 +14,19 @@ Three ways to use them::
     globals().update(chain(post_fork=post_fork))  # yours first, then ours; the other two are ours
 
 They follow Gunicorn's contract: ``post_fork(server, worker)`` runs in the new worker *before* the app is
-loaded (unless ``--preload``), so it only starts connecting sessions that already exist;
+loaded (unless ``--preload``), so it only starts connecting sessions that already exist -- except in
+gevent/eventlet workers, which monkey-patch only after it: there it starts nothing;
 ``post_worker_init(worker)`` runs after the app is loaded (and after gevent/eventlet monkey-patching)
 and waits, bounded by ``warm_timeout``, so that the worker accepts requests only once warm or once the
 deadline passed; ``worker_exit(server, worker)`` shuts the session down, bounded by ``shutdown_timeout``.
 An exception in a boot hook halts the whole Gunicorn server, so these hooks never raise: a Cassandra that
-is down is logged and retried in the background, and requests get a 503 until it is back.
+is down is logged (one line per worker saying what happened) and retried in the background, and requests
+get a 503 until it is back.
+
+The hooks also show the library's own log lines ("session ready in N ms", connect failures) in
+Gunicorn's error log, at INFO and above (as Gunicorn's ``--log-level`` allows), in Gunicorn's format --
+unless the app configured logging itself (a handler on the root or the ``wsgi_cassandra`` logger), which
+then shows them instead, never twice.
 
 This module does not import ``gunicorn``. Without any hook configured, the ``gunicorn`` warmer installs
 the same hooks by itself where it can (see :mod:`wsgi_cassandra.warmers.gunicorn_warmer`).
@@ -41,8 +48,13 @@ HOOK_MARK = "_wsgi_cassandra_hook"  # set on our hooks, and on compositions that
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """In the new worker, before the app loads: start connecting the sessions that exist (``--preload``)."""
+    """In the new worker, before the app loads: start connecting the sessions that exist (``--preload``);
+    in gevent/eventlet workers, nothing (they have not monkey-patched yet)."""
     try:
+        route_logs(getattr(server, "log", None))
+        if is_green(worker):
+            log.debug("pid %d: %s worker, connecting after it monkey-patches", os.getpid(), type(worker).__name__)
+            return
         for holder in all_holders():
             holder.start()
     except Exception:
@@ -51,15 +63,12 @@ def post_fork(server: Any, worker: Any) -> None:
 
 def post_worker_init(worker: Any) -> None:
     """After the app loaded: wait (bounded) until every session is ready, so requests find it warm."""
+    from .warmers.report import warm_and_report
+
     try:
+        route_logs(getattr(worker, "log", None))
         for holder in all_holders():
-            if not holder.warm():
-                log.warning(
-                    "pid %d: Cassandra session not ready within %.1f s; the worker serves anyway "
-                    "(503 until ready) and keeps retrying in the background",
-                    os.getpid(),
-                    holder.warm_timeout,
-                )
+            warm_and_report(holder, log)
     except Exception:
         log.exception("pid %d: warming the Cassandra session failed", os.getpid())
 
@@ -73,6 +82,43 @@ def worker_exit(server: Any, worker: Any) -> None:
             holder.shutdown()
         except Exception:
             log.exception("pid %d: shutting down the Cassandra session failed", os.getpid())
+
+
+def is_green(worker: Any) -> bool:
+    """Whether ``worker`` is a gevent or eventlet worker (it monkey-patches in ``init_process``)."""
+    kind = f"{type(worker).__module__}.{type(worker).__name__}".lower()
+    return "gevent" in kind or "eventlet" in kind
+
+
+class _ToGunicornLog(logging.Handler):
+    """Hands ``wsgi_cassandra`` records to Gunicorn's error log, unless the app shows them itself."""
+
+    def __init__(self, error_log: logging.Logger) -> None:
+        super().__init__(logging.INFO)
+        self.error_log = error_log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < self.error_log.getEffectiveLevel() or _app_shows_logs(self):
+            return
+        self.error_log.handle(record)
+
+
+def _app_shows_logs(ours: logging.Handler) -> bool:
+    own = [handler for handler in logging.getLogger("wsgi_cassandra").handlers if handler is not ours]
+    return bool(own or logging.getLogger().handlers)
+
+
+def route_logs(gunicorn_log: Any) -> None:
+    """Show ``wsgi_cassandra`` records at INFO and above in Gunicorn's error log (once per process tree)."""
+    error_log = getattr(gunicorn_log, "error_log", None)
+    if not isinstance(error_log, logging.Logger):
+        return
+    library = logging.getLogger("wsgi_cassandra")
+    if any(isinstance(handler, _ToGunicornLog) for handler in library.handlers):
+        return
+    library.addHandler(_ToGunicornLog(error_log))
+    if library.level == logging.NOTSET:
+        library.setLevel(logging.INFO)
 
 
 for _hook in (post_fork, post_worker_init, worker_exit):

@@ -478,7 +478,9 @@ def _install_exit_hook() -> None:
     global _exit_hook_installed
     if _exit_hook_installed:
         return
-    import cassandra.cluster  # noqa: F401 - the driver registers its exit handler on import
+    from .reactors import import_cluster_module
+
+    import_cluster_module()  # the driver registers its exit handler on import
 
     atexit.register(_shutdown_at_exit)
     _exit_hook_installed = True

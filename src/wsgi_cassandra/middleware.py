@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable
 from .config import Settings, arguments_doc, options
 from .connect import Connector
 from .driver import cluster_factory as settings_cluster_factory
+from .driver import matching_connection_class
 from .exceptions import ConfigurationError
 from .health import health_response
 from .holder import Backoff, SessionHolder
@@ -127,7 +128,10 @@ class CassandraMiddleware:
         if not isinstance(warmer, str):
             explicit["warmer"] = None  # a Warmer object: not a setting, used as it is
         self.settings = Settings.resolve(explicit, environ)
-        factory = cluster_factory or settings_cluster_factory(self.settings)
+        if cluster_factory is not None:
+            factory = matching_connection_class(cluster_factory)
+        else:
+            factory = settings_cluster_factory(self.settings)
         self._metrics = self._metrics_of()
         connector = Connector(
             factory,

@@ -54,6 +54,7 @@ def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[byt
             "warmer": application.warmer.name,
             "chosen": getattr(application.warmer, "chosen", None),
             "rows": sorted(rows),
+            "connection_class": None if connected is None else connected.cluster.connection_class.__name__,
         },
     )
 

@@ -212,6 +212,11 @@ def uvicorn_command(app: str, port: int, args: Sequence[str]) -> list[str]:
     ]
 
 
+def waitress_command(app: str, port: int, args: Sequence[str]) -> list[str]:
+    """waitress: one process, a pool of threads, no fork."""
+    return [str(BIN / "waitress-serve"), "--listen", f"{HOST}:{port}", *args, app]
+
+
 def server_command(kind: str, app: str, port: int, args: Sequence[str]) -> list[str]:
     """The command line :func:`start` runs (run it from ``REPO`` with :func:`server_env`)."""
     if kind == "uwsgi":
@@ -220,7 +225,9 @@ def server_command(kind: str, app: str, port: int, args: Sequence[str]) -> list[
         return gunicorn_command(app, port, args)
     if kind == "uvicorn":
         return uvicorn_command(app, port, args)
-    raise ValueError(f"unknown server kind {kind!r}; accepted: uwsgi, gunicorn, uvicorn")
+    if kind == "waitress":
+        return waitress_command(app, port, args)
+    raise ValueError(f"unknown server kind {kind!r}; accepted: uwsgi, gunicorn, uvicorn, waitress")
 
 
 def server_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -238,7 +245,9 @@ def start(
     env: Mapping[str, str] | None = None,
     log_dir: Path | None = None,
 ) -> Server:
-    """Start ``kind`` ("uwsgi", "gunicorn" or "uvicorn") serving ``app`` ("module:callable"); does not wait."""
+    """Start ``kind`` ("uwsgi", "gunicorn", "uvicorn" or "waitress") serving ``app`` ("module:callable").
+
+    Does not wait."""
     port = free_port()
     command = server_command(kind, app, port, args)
     directory = log_dir or Path(tempfile.mkdtemp(prefix=f"wsgi-cassandra-{kind}-"))

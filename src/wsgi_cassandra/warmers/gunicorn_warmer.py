@@ -12,36 +12,38 @@ the app is being loaded:
   be found it falls back to ``os.register_at_fork`` (the ``fork`` warmer).
 
 Hooks already configured (``-c python:wsgi_cassandra.gunicorn`` or imported into ``gunicorn.conf.py``)
-are detected and not added twice. gevent and eventlet workers need the driver's matching connection
-class (``cassandra.io.geventreactor.GeventConnection`` / ``eventletreactor.EventletConnection``); the
-driver picks it by itself when ``cassandra.cluster`` is first imported after monkey-patching, and the
-warmer refuses to start with a :class:`~wsgi_cassandra.exceptions.ConfigurationError` when it was imported
-too early (for example by a preloaded app).
+are detected and not added twice.
+
+gevent workers (and eventlet workers, which Gunicorn shipped up to 25.x) monkey-patch in the worker's
+``init_process``: after ``post_fork``, before the app loads and ``post_worker_init`` runs. So for them
+nothing connects in ``post_fork``; the session is built as the app loads (or in ``post_worker_init``
+with ``--preload``), after the patching, with the matching connection class
+(``cassandra.io.geventreactor.GeventConnection`` / ``eventletreactor.EventletConnection``) chosen when
+the Cluster is built (see :mod:`wsgi_cassandra.reactors`), whenever the driver was first imported.
+A driver without that reactor (cassandra-driver 3.31+) is a
+:class:`~wsgi_cassandra.exceptions.ConfigurationError` while the app loads, naming the fix.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import sys
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError, WarmerUnavailable
+from ..reactors import GREEN_REACTORS, missing_reactor
+from .report import warm_and_report
 
 if TYPE_CHECKING:
     from types import FrameType
 
     from ..holder import SessionHolder
 
-__all__ = ["GunicornWarmer", "find_gunicorn"]
+__all__ = ["GunicornWarmer", "find_gunicorn", "green_worker"]
 
 log = logging.getLogger(__name__)
-
-# Worker class name fragment -> (module, class) of the driver connection it needs.
-GREEN_CONNECTIONS = {
-    "gevent": ("cassandra.io.geventreactor", "GeventConnection"),
-    "eventlet": ("cassandra.io.eventletreactor", "EventletConnection"),
-}
 
 
 def find_gunicorn() -> tuple[str, Any] | None:
@@ -70,24 +72,17 @@ def find_gunicorn() -> tuple[str, Any] | None:
     return None
 
 
-def _check_green_workers(cfg: Any, *, in_worker: bool) -> None:
+def green_worker(cfg: Any) -> str | None:
+    """``"gevent"`` or ``"eventlet"`` when Gunicorn's configured worker class monkey-patches, else ``None``."""
     worker_class = str(getattr(cfg, "worker_class_str", "") or "").lower()
-    for green, (module, name) in GREEN_CONNECTIONS.items():
-        if green not in worker_class:
-            continue
-        advice = (
-            f"Gunicorn {green} workers need the driver's {module}.{name}: do not import cassandra.cluster "
-            f"before the worker monkey-patches (drop --preload, or import it lazily), or pass "
-            f"cluster_factory=lambda: Cluster(..., connection_class={name})"
-        )
-        if not in_worker:
-            if "cassandra.cluster" in sys.modules:
-                raise ConfigurationError(advice)
-            return
-        from cassandra import cluster
+    return next((green for green in GREEN_REACTORS if green in worker_class), None)
 
-        if cluster.DefaultConnection.__name__ != name:
-            raise ConfigurationError(f"{advice} (it chose {cluster.DefaultConnection.__name__})")
+
+def _check_green_reactor(cfg: Any) -> None:
+    """With gevent/eventlet workers, the driver must still ship that reactor: fail now, not in every worker."""
+    green = green_worker(cfg)
+    if green is not None and importlib.util.find_spec(GREEN_REACTORS[green][0]) is None:
+        raise ConfigurationError(missing_reactor(green))
 
 
 def _add_hooks(cfg: Any, names: tuple[str, ...]) -> list[str]:
@@ -121,25 +116,23 @@ class GunicornWarmer:
             raise WarmerUnavailable("warmer 'gunicorn' only works while a Gunicorn arbiter or worker loads the app")
         where, owner = found
         cfg = owner.cfg
-        _check_green_workers(cfg, in_worker=where == "worker")
+        _check_green_reactor(cfg)
         if where == "worker":
             self.mode = "worker"
             added = _add_hooks(cfg, ("worker_exit",))
             log.debug("gunicorn warmer: pid %d, app loaded in the worker; warming now", os.getpid())
             if added:
                 log.debug("gunicorn warmer: chained %s", ", ".join(added))
-            if not holder.warm():
-                log.warning(
-                    "pid %d: Cassandra session not ready within %.1f s; the worker serves anyway (503 "
-                    "until ready) and keeps retrying in the background",
-                    os.getpid(),
-                    holder.warm_timeout,
-                )
+            warm_and_report(holder, log)
             return
         self.mode = "arbiter"
         try:
             added = _add_hooks(cfg, ("post_fork", "post_worker_init", "worker_exit"))
         except Exception as exc:  # an unexpected Gunicorn: the fork hook still warms every worker
+            if green_worker(cfg) is not None:  # a fork hook would connect before the worker patches: stay lazy
+                log.debug("gunicorn warmer: cannot chain hooks (%s); the first request connects", exc)
+                self.mode = "arbiter+lazy"
+                return
             log.debug("gunicorn warmer: cannot chain hooks (%s); using os.register_at_fork", exc)
             from .fork import ForkWarmer
 

@@ -31,6 +31,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..exceptions import ConfigurationError, WarmerUnavailable
+from .report import warm_and_report
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -85,19 +86,45 @@ def _after_fork() -> None:
     try:
         uwsgi = _import_uwsgi()
         role = _role(uwsgi)
+        holders = []
         for holder, (mules, spoolers) in list(_installed.items()):
-            if not _wanted(role, mules, spoolers):
+            if _wanted(role, mules, spoolers):
+                holders.append(holder)
+            else:
                 log.debug("pid %d: uWSGI %s, not warming the Cassandra session", os.getpid(), role)
-                continue
-            if not holder.warm():
-                log.warning(
-                    "pid %d: Cassandra session not ready within %.1f s after the fork; "
-                    "serving anyway, retrying in the background",
-                    os.getpid(),
-                    holder.warm_timeout,
-                )
+        _warm_when_patched(uwsgi, holders)
     except Exception:  # a post-fork hook that raises would kill the worker: log, let lazy take over
         log.exception("pid %d: warming the Cassandra session after the fork failed", os.getpid())
+
+
+def _warm_when_patched(uwsgi: Any, holders: list[SessionHolder]) -> None:
+    """Warm ``holders`` now, or -- under ``--gevent`` in a worker not monkey-patched yet -- as the first
+    greenlet of the worker's gevent loop, which uWSGI starts after ``--gevent-monkey-patch`` patched: a
+    Cluster built before would get a real-thread event loop (see :mod:`wsgi_cassandra.reactors`)."""
+    if not holders:
+        return
+    if _gevent_patches_later(uwsgi):
+        import gevent
+
+        log.debug("pid %d: uWSGI --gevent, warming once the worker has monkey-patched", os.getpid())
+        gevent.spawn(_warm_all, holders)
+        return
+    _warm_all(holders)
+
+
+def _warm_all(holders: list[SessionHolder]) -> None:
+    try:
+        for holder in holders:
+            warm_and_report(holder, log)
+    except Exception:
+        log.exception("pid %d: warming the Cassandra session failed", os.getpid())
+
+
+def _gevent_patches_later(uwsgi: Any) -> bool:
+    from ..reactors import green_patched
+
+    options = getattr(uwsgi, "opt", {}) or {}
+    return bool(options.get("gevent")) and green_patched() is None
 
 
 def _at_exit() -> None:
@@ -177,9 +204,5 @@ class UWSGIWarmer:
             _hooked_pid = os.getpid()
             log.debug("uwsgi warmer: pid %d (%s) warms %s", os.getpid(), role, how)
         # --lazy-apps (or the app imported in a mule/spooler): we are already after the fork.
-        if role != "master" and _wanted(role, self.mules, self.spoolers) and not holder.warm():
-            log.warning(
-                "pid %d: Cassandra session not ready within %.1f s; serving anyway, retrying in the background",
-                os.getpid(),
-                holder.warm_timeout,
-            )
+        if role != "master" and _wanted(role, self.mules, self.spoolers):
+            _warm_when_patched(uwsgi, [holder])
