@@ -216,6 +216,12 @@ class _Attempt:
             return
         own_class = "connection_class" in vars(cluster)
         attempt = self
+        # The driver's connect() initialises the reactor's class-level state (timers, event loop) on the class
+        # it finds, which would be the subclass below: do it on the real class first, so that the state lives
+        # where the connection class put back afterwards looks for it (gevent's timers, for one).
+        initialize = getattr(base, "initialize_reactor", None)
+        if callable(initialize):
+            initialize()
 
         class Tracked(base):  # type: ignore[misc, valid-type]
             def __init__(self, *args: Any, **kwargs: Any) -> None:
