@@ -139,7 +139,9 @@ class ProcessState:
 
     def unavailable(self) -> SessionUnavailable:
         """The error describing why there is no session now, with a ``Retry-After`` hint."""
-        if self.connected is not None and self.live is None:
+        # Connected: the caller found no live session, so every host was down a moment ago (a host coming
+        # back in between, e.g. through recovery.py, must not turn this into "still connecting").
+        if self.connected is not None:
             hosts = len(self.connected.cluster.metadata.all_hosts())
             return SessionUnavailable(
                 f"all {hosts} Cassandra host(s) are down; the driver is reconnecting in the background",
