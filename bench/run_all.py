@@ -22,7 +22,16 @@ from pathlib import Path
 
 from _common import BENCH, ROOT, Result
 
-BENCHES = ["request_overhead", "first_request", "throughput", "warmup", "boot_storm", "memory", "load_outage"]
+BENCHES = [
+    "request_overhead",
+    "first_request",
+    "throughput",
+    "warmup",
+    "boot_storm",
+    "memory",
+    "load_outage",
+    "recovery",
+]
 DOCS = ROOT / "docs"
 
 

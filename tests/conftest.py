@@ -83,10 +83,10 @@ def no_connect_thread_left() -> Iterator[None]:
     it by more than the shutdown bound (waited for, bounded: a thread still ending is not a leak)."""
     before = {t.ident for t in threading.enumerate()}
     yield
-    prefix = f"wsgi-cassandra-connect-{os.getpid()}"
+    names = {f"wsgi-cassandra-connect-{os.getpid()}", f"wsgi-cassandra-recovery-{os.getpid()}"}  # recovery.py's too
 
     def left() -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t.name == prefix and t.ident not in before and t.is_alive()]
+        return [t for t in threading.enumerate() if t.name in names and t.ident not in before and t.is_alive()]
 
     bound = _default_shutdown_bound() + SCHEDULING_SLACK
     ended = eventually(lambda: not left(), timeout=bound, step=0.02)

@@ -23,6 +23,7 @@ BENCHES = [
     pytest.param("boot_storm", "| peak concurrent handshakes |", id="boot_storm"),
     pytest.param("memory", "| library MB |", id="memory"),
     pytest.param("load_outage", "| worker pid |", id="load_outage"),
+    pytest.param("recovery", "| reconnection |", id="recovery"),
     pytest.param("bench_testserver", "raw pipelined v4, no driver", id="bench_testserver"),
     pytest.param("demo", "first request", id="demo"),
 ]

@@ -194,6 +194,15 @@ def test_state_ready_and_with_every_host_down() -> None:
     assert "all 2 Cassandra host(s) are down" in proc.unavailable().reason
 
 
+def test_a_host_back_between_the_check_and_the_answer_keeps_the_hosts_down_answer() -> None:
+    """The middleware found no live session; a host came back (recovery.py) before it asked why."""
+    proc = ProcessState(4242)
+    proc.connected = proc.live = connected_to(FakeCluster([FakeHost("h1", True)]))
+    error = proc.unavailable()
+    assert "all 1 Cassandra host(s) are down" in error.reason  # not "still connecting"
+    assert error.retry_after == 2
+
+
 # --- HostWatch -------------------------------------------------------------------------------------------
 
 

@@ -52,9 +52,10 @@ def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dic
             driver.EXEC_PROFILE_DEFAULT: default_profile(settings, policy),
             **named_profiles(settings, policy),
         },
-        # The driver's default waits up to 10 minutes between reconnections to a down node; a web worker
-        # should notice a recovered cluster within a minute.
-        "reconnection_policy": ExponentialReconnectionPolicy(base_delay=1.0, max_delay=60.0),
+        # The driver's default waits up to 10 minutes between reconnections to a down node, and gives up
+        # for good after 64 attempts (about an hour at our cap); a web worker should notice a recovered
+        # node within a minute, however long it was away. (With *every* node down, recovery.py probes.)
+        "reconnection_policy": ExponentialReconnectionPolicy(base_delay=1.0, max_delay=60.0, max_attempts=None),
         # Fast connect: no full schema download; the app's keyspaces are fetched alone (see fastconnect.py).
         "schema_metadata_enabled": settings.schema_metadata == "full",
         # Chosen now, in the process that builds the Cluster (after any monkey-patching), not when the

@@ -21,7 +21,8 @@ The parts, in the order a worker meets them:
 - :class:`ProcessState`: one process's share of the holder (replaced after a fork) and its :class:`Status`;
 - :class:`SessionHolder`: the connect thread, the request-side accessors, :meth:`SessionHolder.shutdown`;
 - :class:`HostWatch`: the driver listener that takes the session away from requests while *every* host
-  is down (a clean 503, not the framework's 500) and gives it back when one returns;
+  is down (a clean 503, not the framework's 500) and gives it back when one returns; meanwhile
+  :class:`~wsgi_cassandra.recovery.Recovery` probes the hosts, so that one back is used within a second;
 - bounded shutdown: :func:`close_within` and the exit hook, so that neither a worker's exit nor the
   interpreter's waits, unbounded, for a black-holed cluster.
 """
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, TypedDict
 
 from .diagnose import describe_error, is_permanent
 from .exceptions import SessionUnavailable
+from .recovery import Recovery
 
 if TYPE_CHECKING:
     from cassandra.cluster import Session
@@ -137,7 +139,9 @@ class ProcessState:
 
     def unavailable(self) -> SessionUnavailable:
         """The error describing why there is no session now, with a ``Retry-After`` hint."""
-        if self.connected is not None and self.live is None:
+        # Connected: the caller found no live session, so every host was down a moment ago (a host coming
+        # back in between, e.g. through recovery.py, must not turn this into "still connecting").
+        if self.connected is not None:
             hosts = len(self.connected.cluster.metadata.all_hosts())
             return SessionUnavailable(
                 f"all {hosts} Cassandra host(s) are down; the driver is reconnecting in the background",
@@ -300,6 +304,8 @@ class SessionHolder:
         stopped = self._stop_attempt(proc, thread, deadline)
         if connected is None:
             return stopped
+        if "recovery" in connected.extras:  # the probe thread (recovery.py) ends first, in about 0.1 s
+            connected.extras["recovery"].stop(max(0.0, deadline - time.monotonic()))
         if not close_within(connected.cluster, max(0.0, deadline - time.monotonic())):
             log.warning(
                 "pid %d: Cassandra cluster shutdown did not finish within %.1f s; exiting anyway", proc.pid, bound
@@ -368,7 +374,8 @@ class SessionHolder:
                 proc.attempted.set()
                 return
             proc.error = None
-            connected.cluster.register_listener(HostWatch(proc, connected))
+            recovery = connected.extras["recovery"] = Recovery(connected.cluster, pid=proc.pid)
+            connected.cluster.register_listener(HostWatch(proc, connected, recovery))
             phases = ", ".join(f"{name} {ms:.0f} ms" for name, ms in connected.phases.items())
             log.info(
                 "pid %d: Cassandra session ready in %.0f ms (attempt %d; %s)",
@@ -418,8 +425,8 @@ class HostWatch:
     reconnection brings a host back up and ``on_up`` makes the session live again -- no worker restart.
     """
 
-    def __init__(self, proc: ProcessState, connected: Connected) -> None:
-        self.state, self._connected = proc, connected
+    def __init__(self, proc: ProcessState, connected: Connected, recovery: Recovery | None = None) -> None:
+        self.state, self._connected, self._recovery = proc, connected, recovery
         # The driver calls listeners from several threads: one host going down while another comes up
         # must not interleave a stale "none up" read with the write of the other's "live".
         self._lock = threading.Lock()
@@ -432,6 +439,10 @@ class HostWatch:
                 return  # shut down or replaced meanwhile
             was_live = self.state.live is not None
             self.state.live = self._connected if any_up else None
+        if self._recovery is not None and any_up:
+            self._recovery.host_up()  # recovery.py: stop probing
+        elif self._recovery is not None:
+            self._recovery.start()  # recovery.py: every host is down, probe them until one answers
         if was_live and not any_up:
             log.warning(
                 "pid %d: all %d Cassandra host(s) are down; answering 503 until one is back", self.state.pid, len(hosts)

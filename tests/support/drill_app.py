@@ -8,6 +8,10 @@ Configured only through the environment (``CASSANDRA_*`` / ``WSGI_CASSANDRA_*``)
 - ``/environ`` shows the ``repr`` of every WSGI environ value (the secrets drill greps it for the password);
 - the health path is whatever ``WSGI_CASSANDRA_HEALTH_PATH`` says (the drills use ``/healthz``).
 
+The recovery drill and bench also set how the driver reconnects to a down node: ``DRILL_RECONNECT_DELAY=N``
+(constant, N s), ``DRILL_RECONNECT_MAX=N`` (exponential from 1 s, capped at N s), and ``DRILL_NO_RECOVERY=1``
+turns the library's probing while every host is down off (the bench's "without" figure).
+
 An exception from the driver propagates, as in a bare app: the server answers ``500``, which the drills
 count as a failure.
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from wsgi_cassandra import CassandraMiddleware
 
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from cassandra.cluster import Cluster
 
 _statement: Any = None
 
@@ -74,4 +79,33 @@ def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[byt
 if os.environ.get("DRILL_LOG_LEVEL"):  # every logger, the driver's included, to the server's log
     logging.basicConfig(level=os.environ["DRILL_LOG_LEVEL"], format="%(process)d %(name)s %(levelname)s %(message)s")
 
-application = CassandraMiddleware(app)
+
+def _cluster_factory() -> Callable[[], Cluster] | None:
+    """The library's own Cluster, with the reconnection policy the ``DRILL_RECONNECT_*`` variables ask for."""
+    constant, cap = os.environ.get("DRILL_RECONNECT_DELAY"), os.environ.get("DRILL_RECONNECT_MAX")
+    if not constant and not cap:
+        return None
+    from cassandra.policies import ConstantReconnectionPolicy, ExponentialReconnectionPolicy
+
+    from wsgi_cassandra.config import Settings
+    from wsgi_cassandra.driver import cluster_factory
+
+    build = cluster_factory(Settings.resolve({}, os.environ))
+
+    def factory() -> Cluster:
+        cluster = build()
+        if constant:
+            cluster.reconnection_policy = ConstantReconnectionPolicy(float(constant), max_attempts=None)
+        else:
+            cluster.reconnection_policy = ExponentialReconnectionPolicy(1.0, float(cap or 60), max_attempts=None)
+        return cluster
+
+    return factory
+
+
+if os.environ.get("DRILL_NO_RECOVERY"):
+    from wsgi_cassandra.recovery import Recovery
+
+    Recovery.start = lambda self: None  # type: ignore[method-assign]
+
+application = CassandraMiddleware(app, cluster_factory=_cluster_factory())
