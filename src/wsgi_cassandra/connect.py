@@ -23,6 +23,14 @@ An attempt can be stopped from another thread (:meth:`Connector.abort`, what ``S
 calls): every connection the attempt opened is closed, which fails the driver's waits at once instead of
 after ``connect_timeout``, and it opens no new one. (A TCP connect to a host that drops packets cannot be
 interrupted: that one socket ends after ``connect_timeout``, and is closed then.)
+
+The same tracking stays on the Cluster for the rest of its life, because the driver keeps opening
+connections after the connect: its reconnections (``ControlConnection`` and ``_HostReconnectionHandler``)
+run on the Cluster's executor threads, each waiting up to ``connect_timeout`` per host for a node that
+accepted the TCP connection but never answers. ``concurrent.futures`` joins those threads when the
+interpreter exits, and ``Cluster.shutdown()`` waits for them, so :meth:`Connected.stop_connecting` (what
+the holder calls before shutting the Cluster down) fails the connections still opening and refuses new
+ones: the reconnections end at once.
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ import logging
 import random
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .exceptions import SessionUnavailable
 from .fastconnect import fetch_keyspaces, fetch_keyspaces_in_background, keyspaces_used
@@ -59,6 +68,9 @@ class Connected:
     """A connected Cluster and Session, built in process ``pid``, with how long each phase took (ms).
 
     ``statements`` maps each declared name to its ``PreparedStatement`` (prepared by this Cluster).
+    ``stop_connecting()`` fails the connections this Cluster is still opening (the driver's reconnections,
+    stuck for up to ``connect_timeout`` against a node that never answers) and makes it refuse new ones,
+    for good; it returns how many it failed. Established connections are left to ``cluster.shutdown()``.
     """
 
     cluster: Cluster
@@ -67,6 +79,7 @@ class Connected:
     phases: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     statements: Mapping[str, PreparedStatement] = field(default_factory=lambda: EMPTY)
+    stop_connecting: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
 
     @property
     def total_ms(self) -> float:
@@ -127,8 +140,10 @@ class Connector:
         cluster = self.factory()
         if self.schema_metadata != "full":
             cluster.schema_metadata_enabled = False
+        connections = _Connections.install(cluster)
+        attempt.watch(connections)
         try:
-            with attempt.tracking(cluster), _timed_connect(cluster, phases):
+            with _timed_connect(cluster, phases):
                 session = cluster.connect(self.keyspace)
                 attempt.check()
             started = time.perf_counter()
@@ -149,7 +164,14 @@ class Connector:
             raise
         if self.schema_metadata == "background":
             fetch_keyspaces_in_background(cluster, keyspaces, pid)
-        return Connected(cluster=cluster, session=session, pid=pid, phases=phases, statements=prepared)
+        return Connected(
+            cluster=cluster,
+            session=session,
+            pid=pid,
+            phases=phases,
+            statements=prepared,
+            stop_connecting=lambda: connections.refuse(SHUTTING_DOWN, opening_only=True),
+        )
 
     def _keyspaces(self, prepared: Mapping[str, PreparedStatement]) -> list[str]:
         if self.schema_metadata in ("full", "none"):
@@ -157,68 +179,113 @@ class Connector:
         return keyspaces_used(self.keyspace, prepared, self.metadata_keyspaces)
 
 
+STOPPED = "the connect attempt was stopped by shutdown()"
+SHUTTING_DOWN = "the Cluster is being shut down (wsgi_cassandra): no new connection"
+
+
 class _Attempt:
-    """One connect attempt in flight: the connections it opened, and whether it was told to stop."""
+    """One connect attempt in flight: whether it was told to stop, and the connections of its Cluster."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.stopped = threading.Event()
         self._lock = threading.Lock()
-        self._connections: list[Any] = []
+        self._connections: _Connections | None = None
 
     def check(self) -> None:
         if self.stopped.is_set():
-            raise SessionUnavailable("the connect attempt was stopped by shutdown()")
+            raise SessionUnavailable(STOPPED)
 
     def abort(self) -> None:
         with self._lock:
             self.stopped.set()
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            _fail(connection)
+            connections = self._connections
+        if connections is not None:
+            connections.refuse(STOPPED, opening_only=False)
+
+    def watch(self, connections: _Connections) -> None:
+        """From now on, stopping this attempt fails every connection of its Cluster (and refuses new ones)."""
+        with self._lock:
+            self._connections = connections
+            stopped = self.stopped.is_set()
+        if stopped:
+            connections.refuse(STOPPED, opening_only=False)
+
+
+class _Connections:
+    """Every connection one Cluster opens, from its connect to its shutdown.
+
+    :meth:`install` sets, on that Cluster instance and for good, a subclass of its connection class that
+    reports each connection here as soon as its socket is connected -- before the driver waits up to
+    ``connect_timeout`` for the node's answer -- and that refuses to start once :meth:`refuse` was called.
+    The driver builds every connection through ``cluster.connection_class``: the connect's, the pools'
+    and its reconnections' (``_make_connection_factory`` reads it when a reconnection handler starts).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._refused: str | None = None
+
+    @classmethod
+    def install(cls, cluster: Cluster) -> _Connections:
+        connections = cls()
+        base = getattr(cluster, "connection_class", None)
+        if isinstance(base, type):  # else not the driver's Cluster: nothing to track
+            cluster.connection_class = connections._tracked(base)
+        return connections
+
+    def _tracked(self, base: type) -> type:
+        connections = self
+
+        class Tracked(base):  # type: ignore[misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                connections.check()
+                super().__init__(*args, **kwargs)
+                connections._opened(self)
+
+        Tracked.__name__ = Tracked.__qualname__ = base.__name__
+        return Tracked
+
+    def check(self) -> None:
+        reason = self._refused
+        if reason is not None:
+            raise SessionUnavailable(reason)
 
     def _opened(self, connection: Any) -> None:
         with self._lock:
-            if not self.stopped.is_set():
-                self._connections.append(connection)
+            reason = self._refused
+            if reason is None:
+                self._open.add(connection)
                 return
-        _fail(connection)
+        _fail(connection, reason)
 
-    @contextlib.contextmanager
-    def tracking(self, cluster: Cluster) -> Iterator[None]:
-        """While connecting, ``cluster`` builds its connections with a subclass of its connection class that
-        reports each one here (and refuses to start once the attempt is stopped); put back afterwards."""
-        base = getattr(cluster, "connection_class", None)
-        if not isinstance(base, type):  # not the driver's Cluster: nothing to track
-            yield
-            return
-        own_class = "connection_class" in vars(cluster)
-        attempt = self
-
-        class Tracked(base):  # type: ignore[misc, valid-type]
-            def __init__(self, *args: Any, **kwargs: Any) -> None:
-                attempt.check()
-                super().__init__(*args, **kwargs)
-                attempt._opened(self)
-
-        Tracked.__name__ = Tracked.__qualname__ = base.__name__
-        cluster.connection_class = Tracked
-        try:
-            yield
-        finally:
-            if own_class:
-                cluster.connection_class = base
-            else:
-                del cluster.connection_class
+    def refuse(self, reason: str, *, opening_only: bool) -> int:
+        """Refuse new connections from now on and fail the open ones -- only those still waiting for the
+        node's answer when ``opening_only`` -- so that whoever waits on them fails at once; how many."""
+        with self._lock:
+            self._refused = reason
+            doomed = [connection for connection in self._open if not (opening_only and _established(connection))]
+            for connection in doomed:
+                self._open.discard(connection)
+        for connection in doomed:
+            _fail(connection, reason)
+        return len(doomed)
 
 
-def _fail(connection: Any) -> None:
+def _established(connection: Any) -> bool:
+    """The driver sets ``connected_event`` when the handshake ended, either way (a failed one is defunct)."""
+    event = getattr(connection, "connected_event", None)
+    return event is None or event.is_set()
+
+
+def _fail(connection: Any, reason: str) -> None:
     """Close a driver connection so that whoever waits on it (its handshake, its requests) fails at once:
     ``defunct`` sets the error and wakes the handshake's wait, which a plain ``close()`` does not."""
     from cassandra.connection import ConnectionShutdown
 
     with contextlib.suppress(Exception):
-        connection.defunct(ConnectionShutdown("the connect attempt was stopped by shutdown()"))
+        connection.defunct(ConnectionShutdown(reason))
 
 
 def _ms_since(started: float) -> float:
