@@ -42,7 +42,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import SessionUnavailable
 from .fastconnect import fetch_keyspaces, fetch_keyspaces_in_background, keyspaces_used
@@ -50,7 +50,7 @@ from .prepare import EMPTY, StatementRegistry, prepare_all
 from .replica_maps import build_replica_maps
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from cassandra.cluster import Cluster, Session
     from cassandra.query import PreparedStatement
