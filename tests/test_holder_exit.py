@@ -1,6 +1,7 @@
 """A cluster that black-holes connections while a worker serves never holds up the worker's shutdown nor the
 interpreter's exit (wsgi_cassandra.holder's bounded shutdown and exit hooks, wsgi_cassandra.connect's
-connection tracking), with the real driver against the CQL test server.
+connection tracking): with the real driver against the CQL test server, in this process and in a child
+interpreter that exits; and, without a server, what the early exit hook does and when it runs.
 
 The black hole: the node accepts TCP connections and reads, but never answers. After the server drops the
 connections the driver reconnects on its executor threads, and each attempt waits ``connect_timeout`` (60 s
@@ -10,9 +11,11 @@ here) for the handshake; ``Cluster.shutdown()`` and, at exit, ``concurrent.futur
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from typing import TYPE_CHECKING, Callable
 
@@ -20,17 +23,16 @@ import pytest
 
 from tests.support.servers import server_env
 from tests.support.wait import eventually
+from wsgi_cassandra import holder as lifecycle
 from wsgi_cassandra.config import Settings
-from wsgi_cassandra.connect import Connector
+from wsgi_cassandra.connect import Connected, Connector
 from wsgi_cassandra.driver import cluster_factory
-from wsgi_cassandra.holder import SessionHolder
+from wsgi_cassandra.holder import Backoff, SessionHolder
 
 if TYPE_CHECKING:
     from cassandra.cluster import Session
 
     from wsgi_cassandra.testing import CQLServer
-
-pytestmark = pytest.mark.integration
 
 CONNECT_TIMEOUT = 60
 SHUTDOWN_TIMEOUT = 2.0
@@ -58,6 +60,7 @@ def query_once(session: Session) -> None:
         session.execute("SELECT release_version FROM system.local", timeout=1)
 
 
+@pytest.mark.integration
 def test_shutdown_while_the_driver_reconnects_into_a_black_hole_frees_its_threads(cql_server: CQLServer) -> None:
     settings = Settings.resolve(
         {"contact_points": cql_server.host, "port": cql_server.port, "connect_timeout": CONNECT_TIMEOUT}, {}
@@ -107,6 +110,7 @@ CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.integration
 def test_interpreter_exit_while_the_driver_reconnects_into_a_black_hole_is_bounded(cql_server: CQLServer) -> None:
     """What bounds it: our hook registered with ``threading._register_atexit`` runs before concurrent.futures
     joins the driver's executor threads (and before any ``atexit`` handler), and stops their reconnections."""
@@ -146,3 +150,54 @@ def test_interpreter_exit_while_the_driver_reconnects_into_a_black_hole_is_bound
             if stream is not None:
                 stream.close()
         cql_server.faults.clear()
+
+
+def test_the_early_exit_hook_stops_connecting_and_leaves_the_session_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What runs before concurrent.futures joins the driver's threads: every holder stops connecting -- its
+    cluster fails the connections still opening -- but non-daemon threads may still use the session."""
+    stops: list[int] = []
+
+    class Cluster:
+        def register_listener(self, listener: object) -> None:
+            pass
+
+        def shutdown(self) -> None:
+            pass
+
+    def stop_connecting() -> int:
+        stops.append(1)
+        return 1
+
+    connected = Connected(cluster=Cluster(), session=object(), pid=os.getpid(), stop_connecting=stop_connecting)  # type: ignore[arg-type]
+    serving = SessionHolder(lambda pid: connected)
+    assert serving.connect(timeout=10)
+    retrying = SessionHolder(refused, backoff=Backoff(initial=60.0, maximum=60.0, jitter=False))
+    assert retrying.get(timeout=10) is None  # the first attempt failed; the loop now waits 60 s
+    thread = retrying.state.thread
+    assert thread is not None
+
+    monkeypatch.setattr(lifecycle, "all_holders", lambda: [serving, retrying])
+    lifecycle._stop_connecting_at_exit()
+    assert stops == [1]
+    assert serving.current() is connected  # still usable until the atexit handler shuts it down
+    assert serving.closed
+    assert retrying.closed
+    thread.join(10)
+    assert not thread.is_alive()
+    serving.shutdown()
+
+
+def test_the_early_exit_hook_runs_before_concurrent_futures_joins_its_threads() -> None:
+    """``threading._register_atexit`` callbacks run last-in first-out: ours must come after concurrent.futures'."""
+    import concurrent.futures.thread
+
+    lifecycle._install_exit_hook()
+    callbacks = getattr(threading, "_threading_atexits", None)
+    if callbacks is None:
+        pytest.skip("needs threading._threading_atexits (CPython 3.9+) to see the order")
+    functions = [getattr(callback, "func", callback) for callback in callbacks]  # functools.partial objects
+    assert functions.index(lifecycle._stop_connecting_at_exit) > functions.index(concurrent.futures.thread._python_exit)
+
+
+def refused(pid: int) -> Connected:
+    raise ConnectionRefusedError("down")

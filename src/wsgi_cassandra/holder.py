@@ -22,8 +22,9 @@ The parts, in the order a worker meets them:
 - :class:`SessionHolder`: the connect thread, the request-side accessors, :meth:`SessionHolder.shutdown`;
 - :class:`HostWatch`: the driver listener that takes the session away from requests while *every* host
   is down (a clean 503, not the framework's 500) and gives it back when one returns;
-- bounded shutdown: :func:`close_within` and the exit hook, so that neither a worker's exit nor the
-  interpreter's waits, unbounded, for a black-holed cluster.
+- bounded shutdown: :func:`close_within` and the exit hooks, so that neither a worker's exit nor the
+  interpreter's waits, unbounded, for a black-holed cluster -- neither for a connect in flight nor for
+  the driver's reconnections.
 """
 
 from __future__ import annotations
@@ -309,7 +310,7 @@ class SessionHolder:
         stopped = self._stop_attempt(proc, thread, deadline)
         if connected is None:
             return stopped
-        _stop_connecting(proc, connected)
+        _fail_opening_connections(proc, connected)
         if not close_within(connected.cluster, max(0.0, deadline - time.monotonic())):
             log.warning(
                 "pid %d: Cassandra cluster shutdown did not finish within %.1f s; exiting anyway", proc.pid, bound
@@ -320,9 +321,8 @@ class SessionHolder:
 
     def _stop_attempt(self, proc: ProcessState, thread: threading.Thread | None, deadline: float) -> bool:
         """Make the connect thread end before ``deadline``: abort the attempt in flight, then wait."""
-        if not self._abort_attempt(proc, thread):
+        if thread is None or not self._abort_attempt(proc, thread):
             return True
-        assert thread is not None
         thread.join(max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
             log.warning("pid %d: a Cassandra connect attempt was still running at the shutdown deadline", proc.pid)
@@ -350,7 +350,7 @@ class SessionHolder:
             connected, thread = proc.connected, proc.thread
         self._abort_attempt(proc, thread)
         if connected is not None:
-            _stop_connecting(proc, connected)
+            _fail_opening_connections(proc, connected)
 
     # --- internals ---------------------------------------------------------------------------------------
 
@@ -502,7 +502,7 @@ class HostWatch:
 #   driver's threads are daemons and die with us.
 
 
-def _stop_connecting(proc: ProcessState, connected: Connected) -> None:
+def _fail_opening_connections(proc: ProcessState, connected: Connected) -> None:
     """Fail the connections ``connected``'s Cluster is still opening and make it refuse new ones."""
     failed = connected.stop_connecting()
     if failed:
@@ -543,7 +543,10 @@ def _stop_connecting_at_exit() -> None:
     """When the main thread has ended, before Python joins the pool threads: no holder of this process
     connects any more, and its Cluster stops waiting for nodes that never answer (see above)."""
     for holder in all_holders():
-        holder._stop_connecting()
+        try:
+            holder._stop_connecting()
+        except Exception:  # an exception here would keep Python from running the callbacks after ours
+            log.debug("pid %d: stopping a holder's connects at exit failed", os.getpid(), exc_info=True)
 
 
 def _shutdown_at_exit() -> None:
