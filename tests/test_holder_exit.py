@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import pytest
@@ -30,6 +32,8 @@ from wsgi_cassandra.driver import cluster_factory
 from wsgi_cassandra.holder import Backoff, SessionHolder
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from cassandra.cluster import Session
 
     from wsgi_cassandra.testing import CQLServer
@@ -82,6 +86,73 @@ def test_shutdown_while_the_driver_reconnects_into_a_black_hole_frees_its_thread
     finally:
         holder.shutdown()
         cql_server.faults.clear()
+
+
+@contextlib.contextmanager
+def dropping_packets(server: CQLServer) -> Iterator[None]:
+    """The server's address stops answering TCP handshakes, like a node that drops packets: its listener is
+    closed and one that never accepts takes its place, with its accept queue full (Linux then drops SYNs)."""
+    server.faults.refuse_connections()
+    listener = socket.socket()
+    queued: list[socket.socket] = []
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((server.host, server.port))
+        listener.listen(0)
+        for _ in range(5):
+            client = socket.socket()
+            client.settimeout(0.5)
+            try:
+                client.connect((server.host, server.port))
+            except OSError:  # no SYN-ACK: the queue is full
+                client.close()
+                break
+            queued.append(client)
+        else:
+            pytest.skip("needs a kernel that drops SYNs to a listener whose accept queue is full (Linux)")
+        yield
+    finally:
+        for client in queued:
+            client.close()
+        listener.close()
+        server.faults.clear()
+
+
+def connects_waiting_for(port: int) -> int:
+    """TCP connects to ``port`` on this machine still waiting for the SYN-ACK (SYN_SENT in /proc/net/tcp)."""
+    lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for line in lines if line.split()[3] == "02" and int(line.split()[2].split(":")[1], 16) == port)
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs /proc/net/tcp (Linux) to see a TCP connect wait")
+def test_shutdown_ends_a_reconnection_stuck_in_a_tcp_connect_to_a_node_that_drops_packets(
+    cql_server: CQLServer,
+) -> None:
+    settings = Settings.resolve(
+        {"contact_points": cql_server.host, "port": cql_server.port, "connect_timeout": CONNECT_TIMEOUT}, {}
+    )
+    holder = SessionHolder(Connector(cluster_factory(settings)), shutdown_timeout=SHUTDOWN_TIMEOUT)
+    try:
+        assert holder.connect(timeout=20)
+        connected = holder.current()
+        assert connected is not None
+        executor_threads = list(connected.cluster.executor._threads)
+        with dropping_packets(cql_server):
+            assert cql_server.faults.close_connections() >= 1
+
+            def reconnecting() -> bool:  # the driver's reconnection waits for a SYN-ACK that never comes
+                query_once(connected.session)
+                return connects_waiting_for(cql_server.port) > 0
+
+            assert eventually(reconnecting, timeout=20, step=0.1)
+            started = time.monotonic()
+            assert holder.shutdown() is True
+            assert time.monotonic() - started < SHUTDOWN_TIMEOUT + SLACK
+            assert not any(thread.is_alive() for thread in executor_threads)
+            assert connects_waiting_for(cql_server.port) == 0
+    finally:
+        holder.shutdown()
 
 
 CHILD = textwrap.dedent(

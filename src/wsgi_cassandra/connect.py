@@ -21,8 +21,8 @@ reported as one ``connect`` phase instead.
 
 An attempt can be stopped from another thread (:meth:`Connector.abort`, what ``SessionHolder.shutdown()``
 calls): every connection the attempt opened is closed, which fails the driver's waits at once instead of
-after ``connect_timeout``, and it opens no new one. (A TCP connect to a host that drops packets cannot be
-interrupted: that one socket ends after ``connect_timeout``, and is closed then.)
+after ``connect_timeout``, and it opens no new one -- also a TCP connect still waiting for a host that
+drops packets, on Linux (its socket is shut down; elsewhere that one socket ends after ``connect_timeout``).
 
 The same tracking stays on the Cluster for the rest of its life, because the driver keeps opening
 connections after the connect: its reconnections (``ControlConnection`` and ``_HostReconnectionHandler``)
@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import socket
 import threading
 import time
 import weakref
@@ -216,8 +217,9 @@ class _Connections:
     """Every connection one Cluster opens, from its connect to its shutdown.
 
     :meth:`install` sets, on that Cluster instance and for good, a subclass of its connection class that
-    reports each connection here as soon as its socket is connected -- before the driver waits up to
-    ``connect_timeout`` for the node's answer -- and that refuses to start once :meth:`refuse` was called.
+    reports each connection here as its TCP connect starts (the driver's private ``_connect_socket``; else
+    once the socket is connected) -- before the driver waits up to ``connect_timeout`` for the node's
+    answer -- and that refuses to start once :meth:`refuse` was called.
     The driver builds every connection through ``cluster.connection_class``: the connect's, the pools'
     and its reconnections' (``_make_connection_factory`` reads it when a reconnection handler starts).
     """
@@ -244,6 +246,14 @@ class _Connections:
                 super().__init__(*args, **kwargs)
                 connections._opened(self)
 
+            def _connect_socket(self, *args: Any, **kwargs: Any) -> Any:
+                # Reported before the TCP connect, which a socket shutdown() from another thread can end.
+                connections.check()
+                connections._opened(self)
+                return super()._connect_socket(*args, **kwargs)
+
+        if not callable(getattr(base, "_connect_socket", None)):  # a reactor without it: reported after
+            del Tracked._connect_socket
         Tracked.__name__ = Tracked.__qualname__ = base.__name__
         return Tracked
 
@@ -280,12 +290,28 @@ def _established(connection: Any) -> bool:
 
 
 def _fail(connection: Any, reason: str) -> None:
-    """Close a driver connection so that whoever waits on it (its handshake, its requests) fails at once:
-    ``defunct`` sets the error and wakes the handshake's wait, which a plain ``close()`` does not."""
+    """Close a driver connection so that whoever waits on it (its TCP connect, its handshake, its requests)
+    fails at once: ``shutdown()`` of its socket ends a TCP connect blocked in another thread (on Linux, a
+    socket still in SYN_SENT is disconnected: what a node that drops packets leaves hanging), which a
+    ``close()`` does not; ``defunct`` closes it, and the error and ``connected_event`` end the handshake's
+    wait (``Connection.factory`` raises the error)."""
     from cassandra.connection import ConnectionShutdown
 
+    error = ConnectionShutdown(reason)
     with contextlib.suppress(Exception):
-        connection.defunct(ConnectionShutdown(reason))
+        # The error first: the driver's event loop may close a connection whose socket was shut down before
+        # ``defunct`` runs, and then ``defunct`` does nothing -- the handshake's waiter must still see why.
+        if getattr(connection, "last_error", None) is None:
+            connection.last_error = error
+    sock = getattr(connection, "_socket", None)
+    if sock is not None:
+        with contextlib.suppress(Exception):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        connection.defunct(error)
+    event = getattr(connection, "connected_event", None)
+    if event is not None:  # the libev reactor's close() does not wake the handshake's waiter, defunct() does
+        event.set()
 
 
 def _ms_since(started: float) -> float:
