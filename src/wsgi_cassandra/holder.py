@@ -284,12 +284,12 @@ class SessionHolder:
           ends at once;
         - the driver's reconnections in flight are stopped too: the connections the Cluster is still
           opening (a node that accepted the TCP connection but never answers holds each one for up to
-          ``connect_timeout``) are closed and it opens no new one, so the driver's executor threads are
-          free at once -- ``Cluster.shutdown()`` and the interpreter's exit both wait for those threads;
+          ``connect_timeout``; on Linux also a TCP connect to a node that drops packets) are closed and it
+          opens no new one, so the driver's executor threads are free at once -- ``Cluster.shutdown()``
+          and the interpreter's exit both wait for those threads;
         - it returns within the bound: ``True`` when the connect thread has ended and the Cluster is
-          closed, ``False`` when either was still busy at the deadline (a node that drops packets: a TCP
-          connect in progress cannot be interrupted; the worker can exit anyway, see the exit hooks
-          below);
+          closed, ``False`` when either was still busy at the deadline (the driver's threads are daemons:
+          the worker can exit anyway);
         - objects inherited from a parent process are never touched.
 
         So a worker's exit is bounded by ``shutdown_timeout`` even against a black-holed cluster,
