@@ -101,7 +101,7 @@ def dropping_packets(server: CQLServer) -> Iterator[None]:
         listener.listen(0)
         for _ in range(5):
             client = socket.socket()
-            client.settimeout(0.5)
+            client.settimeout(2.0)  # a loopback connect with room in the queue takes microseconds
             try:
                 client.connect((server.host, server.port))
             except OSError:  # no SYN-ACK: the queue is full
@@ -264,10 +264,11 @@ def test_the_early_exit_hook_runs_before_concurrent_futures_joins_its_threads() 
 
     lifecycle._install_exit_hook()
     callbacks = getattr(threading, "_threading_atexits", None)
-    if callbacks is None:
-        pytest.skip("needs threading._threading_atexits (CPython 3.9+) to see the order")
+    python_exit = getattr(concurrent.futures.thread, "_python_exit", None)
+    if callbacks is None or python_exit is None:
+        pytest.skip("needs CPython 3.9+'s threading._threading_atexits and concurrent.futures' _python_exit")
     functions = [getattr(callback, "func", callback) for callback in callbacks]  # functools.partial objects
-    assert functions.index(lifecycle._stop_connecting_at_exit) > functions.index(concurrent.futures.thread._python_exit)
+    assert functions.index(lifecycle._stop_connecting_at_exit) > functions.index(python_exit)
 
 
 def refused(pid: int) -> Connected:
