@@ -171,7 +171,7 @@ class Connector:
             pid=pid,
             phases=phases,
             statements=prepared,
-            stop_connecting=lambda: connections.refuse(SHUTTING_DOWN, opening_only=True),
+            stop_connecting=lambda: connections.refuse(_SHUTTING_DOWN, opening_only=True),
         )
 
     def _keyspaces(self, prepared: Mapping[str, PreparedStatement]) -> list[str]:
@@ -180,8 +180,8 @@ class Connector:
         return keyspaces_used(self.keyspace, prepared, self.metadata_keyspaces)
 
 
-STOPPED = "the connect attempt was stopped by shutdown()"
-SHUTTING_DOWN = "the Cluster is being shut down (wsgi_cassandra): no new connection"
+_STOPPED = "the connect attempt was stopped by shutdown()"
+_SHUTTING_DOWN = "the Cluster is being shut down (wsgi_cassandra): no new connection"
 
 
 class _Attempt:
@@ -195,14 +195,14 @@ class _Attempt:
 
     def check(self) -> None:
         if self.stopped.is_set():
-            raise SessionUnavailable(STOPPED)
+            raise SessionUnavailable(_STOPPED)
 
     def abort(self) -> None:
         with self._lock:
             self.stopped.set()
             connections = self._connections
         if connections is not None:
-            connections.refuse(STOPPED, opening_only=False)
+            connections.refuse(_STOPPED, opening_only=False)
 
     def watch(self, connections: _Connections) -> None:
         """From now on, stopping this attempt fails every connection of its Cluster (and refuses new ones)."""
@@ -210,7 +210,7 @@ class _Attempt:
             self._connections = connections
             stopped = self.stopped.is_set()
         if stopped:
-            connections.refuse(STOPPED, opening_only=False)
+            connections.refuse(_STOPPED, opening_only=False)
 
 
 class _Connections:
