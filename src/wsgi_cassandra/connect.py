@@ -239,6 +239,12 @@ class _Connections:
 
     def _tracked(self, base: type) -> type:
         connections = self
+        # The driver's connect() initialises the reactor's class-level state (timers, event loop) on the class
+        # it finds, which would be the subclass below: do it on the real class first, so that the state lives
+        # where other users of the real class look for it (gevent's timers, for one).
+        initialize = getattr(base, "initialize_reactor", None)
+        if callable(initialize):
+            initialize()
 
         class Tracked(base):  # type: ignore[misc]
             def __init__(self, *args: Any, **kwargs: Any) -> None:
