@@ -32,7 +32,7 @@ import contextlib
 import logging
 import time
 from os import getpid
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from .exceptions import ConfigurationError, SessionUnavailable
 from .health import health_response
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     Receive = Callable[[], Awaitable[Message]]
     Send = Callable[[Message], Awaitable[None]]
     ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-    _ExcInfo = tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None]
+    _ExcInfo = Union[tuple[type[BaseException], BaseException, TracebackType], tuple[None, None, None]]
 
 __all__ = ["CassandraASGIMiddleware", "execute"]
 

@@ -23,8 +23,16 @@ reported as one ``connect`` phase instead.
 
 An attempt can be stopped from another thread (:meth:`Connector.abort`, what ``SessionHolder.shutdown()``
 calls): every connection the attempt opened is closed, which fails the driver's waits at once instead of
-after ``connect_timeout``, and it opens no new one. (A TCP connect to a host that drops packets cannot be
-interrupted: that one socket ends after ``connect_timeout``, and is closed then.)
+after ``connect_timeout``, and it opens no new one -- also a TCP connect still waiting for a host that
+drops packets, on Linux (its socket is shut down; elsewhere that one socket ends after ``connect_timeout``).
+
+The same tracking stays on the Cluster for the rest of its life, because the driver keeps opening
+connections after the connect: its reconnections (``ControlConnection`` and ``_HostReconnectionHandler``)
+run on the Cluster's executor threads, each waiting up to ``connect_timeout`` per host for a node that
+accepted the TCP connection but never answers. ``concurrent.futures`` joins those threads when the
+interpreter exits, and ``Cluster.shutdown()`` waits for them, so :meth:`Connected.stop_connecting` (what
+the holder calls before shutting the Cluster down) fails the connections still opening and refuses new
+ones: the reconnections end at once.
 """
 
 from __future__ import annotations
@@ -32,8 +40,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import socket
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +71,9 @@ class Connected:
     """A connected Cluster and Session, built in process ``pid``, with how long each phase took (ms).
 
     ``statements`` maps each declared name to its ``PreparedStatement`` (prepared by this Cluster).
+    ``stop_connecting()`` fails the connections this Cluster is still opening (the driver's reconnections,
+    stuck for up to ``connect_timeout`` against a node that never answers) and makes it refuse new ones,
+    for good; it returns how many it failed. Established connections are left to ``cluster.shutdown()``.
     """
 
     cluster: Cluster
@@ -69,6 +82,7 @@ class Connected:
     phases: dict[str, float] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     statements: Mapping[str, PreparedStatement] = field(default_factory=lambda: EMPTY)
+    stop_connecting: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
 
     @property
     def total_ms(self) -> float:
@@ -136,8 +150,10 @@ class Connector:
         cluster = self.factory()
         if self.schema_metadata != "full":
             cluster.schema_metadata_enabled = False
+        connections = _Connections.install(cluster)
+        attempt.watch(connections)
         try:
-            with attempt.tracking(cluster), _timed_connect(cluster, phases):
+            with _timed_connect(cluster, phases):
                 session = cluster.connect(self.keyspace)
                 attempt.check()
             started = time.perf_counter()
@@ -162,7 +178,14 @@ class Connector:
             raise
         if self.schema_metadata == "background":
             fetch_keyspaces_in_background(cluster, keyspaces, pid)
-        return Connected(cluster=cluster, session=session, pid=pid, phases=phases, statements=prepared)
+        return Connected(
+            cluster=cluster,
+            session=session,
+            pid=pid,
+            phases=phases,
+            statements=prepared,
+            stop_connecting=lambda: connections.refuse(_SHUTTING_DOWN, opening_only=True),
+        )
 
     def _ready(self, session: Session, pid: int) -> None:
         for step in self.setup:
@@ -179,74 +202,144 @@ class Connector:
         return keyspaces_used(self.keyspace, prepared, self.metadata_keyspaces)
 
 
+_STOPPED = "the connect attempt was stopped by shutdown()"
+_SHUTTING_DOWN = "the Cluster is being shut down (wsgi_cassandra): no new connection"
+
+
 class _Attempt:
-    """One connect attempt in flight: the connections it opened, and whether it was told to stop."""
+    """One connect attempt in flight: whether it was told to stop, and the connections of its Cluster."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.stopped = threading.Event()
         self._lock = threading.Lock()
-        self._connections: list[Any] = []
+        self._connections: _Connections | None = None
 
     def check(self) -> None:
         if self.stopped.is_set():
-            raise SessionUnavailable("the connect attempt was stopped by shutdown()")
+            raise SessionUnavailable(_STOPPED)
 
     def abort(self) -> None:
         with self._lock:
             self.stopped.set()
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            _fail(connection)
+            connections = self._connections
+        if connections is not None:
+            connections.refuse(_STOPPED, opening_only=False)
 
-    def _opened(self, connection: Any) -> None:
+    def watch(self, connections: _Connections) -> None:
+        """From now on, stopping this attempt fails every connection of its Cluster (and refuses new ones)."""
         with self._lock:
-            if not self.stopped.is_set():
-                self._connections.append(connection)
-                return
-        _fail(connection)
+            self._connections = connections
+            stopped = self.stopped.is_set()
+        if stopped:
+            connections.refuse(_STOPPED, opening_only=False)
 
-    @contextlib.contextmanager
-    def tracking(self, cluster: Cluster) -> Iterator[None]:
-        """While connecting, ``cluster`` builds its connections with a subclass of its connection class that
-        reports each one here (and refuses to start once the attempt is stopped); put back afterwards."""
+
+class _Connections:
+    """Every connection one Cluster opens, from its connect to its shutdown.
+
+    :meth:`install` sets, on that Cluster instance and for good, a subclass of its connection class that
+    reports each connection here as its TCP connect starts (the driver's private ``_connect_socket``; else
+    once the socket is connected) -- before the driver waits up to ``connect_timeout`` for the node's
+    answer -- and that refuses to start once :meth:`refuse` was called.
+    The driver builds every connection through ``cluster.connection_class``: the connect's, the pools'
+    and its reconnections' (``_make_connection_factory`` reads it when a reconnection handler starts).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._refused: str | None = None
+
+    @classmethod
+    def install(cls, cluster: Cluster) -> _Connections:
+        connections = cls()
         base = getattr(cluster, "connection_class", None)
-        if not isinstance(base, type):  # not the driver's Cluster: nothing to track
-            yield
-            return
-        own_class = "connection_class" in vars(cluster)
-        attempt = self
+        if isinstance(base, type):  # else not the driver's Cluster: nothing to track
+            cluster.connection_class = connections._tracked(base)
+        return connections
+
+    def _tracked(self, base: type) -> type:
+        connections = self
         # The driver's connect() initialises the reactor's class-level state (timers, event loop) on the class
         # it finds, which would be the subclass below: do it on the real class first, so that the state lives
-        # where the connection class put back afterwards looks for it (gevent's timers, for one).
+        # where other users of the real class look for it (gevent's timers, for one).
         initialize = getattr(base, "initialize_reactor", None)
         if callable(initialize):
             initialize()
 
-        class Tracked(base):  # type: ignore[misc, valid-type]
+        class Tracked(base):  # type: ignore[misc]
             def __init__(self, *args: Any, **kwargs: Any) -> None:
-                attempt.check()
+                connections.check()
                 super().__init__(*args, **kwargs)
-                attempt._opened(self)
+                connections._opened(self)
 
+            def _connect_socket(self, *args: Any, **kwargs: Any) -> Any:
+                # Reported before the TCP connect, which a socket shutdown() from another thread can end.
+                connections.check()
+                connections._opened(self)
+                return super()._connect_socket(*args, **kwargs)
+
+        if not callable(getattr(base, "_connect_socket", None)):  # a reactor without it: reported after
+            del Tracked._connect_socket
         Tracked.__name__ = Tracked.__qualname__ = base.__name__
-        cluster.connection_class = Tracked
-        try:
-            yield
-        finally:
-            if own_class:
-                cluster.connection_class = base
-            else:
-                del cluster.connection_class
+        return Tracked
+
+    def check(self) -> None:
+        reason = self._refused
+        if reason is not None:
+            raise SessionUnavailable(reason)
+
+    def _opened(self, connection: Any) -> None:
+        with self._lock:
+            reason = self._refused
+            if reason is None:
+                self._open.add(connection)
+                return
+        _fail(connection, reason)
+
+    def refuse(self, reason: str, *, opening_only: bool) -> int:
+        """Refuse new connections from now on and fail the open ones -- only those still waiting for the
+        node's answer when ``opening_only`` -- so that whoever waits on them fails at once; how many."""
+        with self._lock:
+            self._refused = reason
+            doomed = [connection for connection in self._open if not (opening_only and _established(connection))]
+            for connection in doomed:
+                self._open.discard(connection)
+        for connection in doomed:
+            _fail(connection, reason)
+        return len(doomed)
 
 
-def _fail(connection: Any) -> None:
-    """Close a driver connection so that whoever waits on it (its handshake, its requests) fails at once:
-    ``defunct`` sets the error and wakes the handshake's wait, which a plain ``close()`` does not."""
+def _established(connection: Any) -> bool:
+    """The driver sets ``connected_event`` when the handshake ended, either way (a failed one is defunct)."""
+    event = getattr(connection, "connected_event", None)
+    return event is None or event.is_set()
+
+
+def _fail(connection: Any, reason: str) -> None:
+    """Close a driver connection so that whoever waits on it (its TCP connect, its handshake, its requests)
+    fails at once: ``shutdown()`` of its socket ends a TCP connect blocked in another thread (on Linux, a
+    socket still in SYN_SENT is disconnected: what a node that drops packets leaves hanging), which a
+    ``close()`` does not; ``defunct`` closes it, and the error and ``connected_event`` end the handshake's
+    wait (``Connection.factory`` raises the error)."""
     from cassandra.connection import ConnectionShutdown
 
+    error = ConnectionShutdown(reason)
     with contextlib.suppress(Exception):
-        connection.defunct(ConnectionShutdown("the connect attempt was stopped by shutdown()"))
+        # The error first: the driver's event loop may close a connection whose socket was shut down before
+        # ``defunct`` runs, and then ``defunct`` does nothing -- the handshake's waiter must still see why.
+        if getattr(connection, "last_error", None) is None:
+            connection.last_error = error
+    sock = getattr(connection, "_socket", None)
+    if sock is not None:
+        with contextlib.suppress(Exception):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        connection.defunct(error)
+    event = getattr(connection, "connected_event", None)
+    if event is not None:  # the libev reactor's close() does not wake the handshake's waiter, defunct() does
+        event.set()
 
 
 def _ms_since(started: float) -> float:

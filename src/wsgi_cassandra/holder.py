@@ -23,13 +23,15 @@ The parts, in the order a worker meets them:
 - :class:`HostWatch`: the driver listener that takes the session away from requests while *every* host
   is down (a clean 503, not the framework's 500) and gives it back when one returns; meanwhile
   :class:`~wsgi_cassandra.recovery.Recovery` probes the hosts, so that one back is used within a second;
-- bounded shutdown: :func:`close_within` and the exit hook, so that neither a worker's exit nor the
-  interpreter's waits, unbounded, for a black-holed cluster.
+- bounded shutdown: :func:`close_within` and the exit hooks, so that neither a worker's exit nor the
+  interpreter's waits, unbounded, for a black-holed cluster -- neither for a connect in flight nor for
+  the driver's reconnections.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import math
 import os
@@ -284,10 +286,18 @@ class SessionHolder:
         - an attempt in flight is stopped: its connections are closed (with :class:`Connector`), the
           connect thread ends and shuts down what it built; a retry loop waiting for its next attempt
           ends at once;
+        - the driver's reconnections in flight are stopped too: the connections the Cluster is still
+          opening (a node that accepted the TCP connection but never answers holds each one for up to
+          ``connect_timeout``; on Linux also a TCP connect to a node that drops packets) are closed and it
+          opens no new one, so the driver's executor threads are free at once -- ``Cluster.shutdown()``
+          and the interpreter's exit both wait for those threads;
         - it returns within the bound: ``True`` when the connect thread has ended and the Cluster is
-          closed, ``False`` when either was still busy at the deadline (a black-holed node: the driver's
-          threads are daemons and the worker can exit anyway);
+          closed, ``False`` when either was still busy at the deadline (the driver's threads are daemons:
+          the worker can exit anyway);
         - objects inherited from a parent process are never touched.
+
+        So a worker's exit is bounded by ``shutdown_timeout`` even against a black-holed cluster,
+        whether it was connecting or serving.
         """
         bound = self.shutdown_timeout if timeout is None else timeout
         deadline = time.monotonic() + bound
@@ -306,6 +316,7 @@ class SessionHolder:
             return stopped
         if "recovery" in connected.extras:  # the probe thread (recovery.py) ends first, in about 0.1 s
             connected.extras["recovery"].stop(max(0.0, deadline - time.monotonic()))
+        _fail_opening_connections(proc, connected)
         if not close_within(connected.cluster, max(0.0, deadline - time.monotonic())):
             log.warning(
                 "pid %d: Cassandra cluster shutdown did not finish within %.1f s; exiting anyway", proc.pid, bound
@@ -316,16 +327,38 @@ class SessionHolder:
 
     def _stop_attempt(self, proc: ProcessState, thread: threading.Thread | None, deadline: float) -> bool:
         """Make the connect thread end before ``deadline``: abort the attempt in flight, then wait."""
-        if thread is None or thread is threading.current_thread() or not thread.is_alive():
+        if thread is None or not self._abort_attempt(proc, thread):
             return True
-        abort = getattr(self._connector, "abort", None)
-        if callable(abort):
-            abort(proc.pid)
         thread.join(max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
             log.warning("pid %d: a Cassandra connect attempt was still running at the shutdown deadline", proc.pid)
             return False
         return True
+
+    def _abort_attempt(self, proc: ProcessState, thread: threading.Thread | None) -> bool:
+        """Abort the connect thread's attempt in flight; ``False`` when there is no thread to wait for."""
+        if thread is None or thread is threading.current_thread() or not thread.is_alive():
+            return False
+        abort = getattr(self._connector, "abort", None)
+        if callable(abort):
+            abort(proc.pid)
+        return True
+
+    def _stop_connecting(self) -> None:
+        """Close for good and stop every connect of this process -- the attempt in flight, the driver's
+        reconnections -- without waiting and without shutting the session down (see the exit hooks)."""
+        proc = self.state
+        with proc.lock:
+            self.closed = True
+            if proc.pid != os.getpid():
+                return
+            proc.stop.set()
+            connected, thread = proc.connected, proc.thread
+        self._abort_attempt(proc, thread)
+        if connected is not None:
+            if "recovery" in connected.extras:  # no more hand-offs to a driver that is going away
+                connected.extras["recovery"].stop(0.0)
+            _fail_opening_connections(proc, connected)
 
     # --- internals ---------------------------------------------------------------------------------------
 
@@ -465,10 +498,28 @@ class HostWatch:
 
 # --- bounded shutdown, also at interpreter exit ----------------------------------------------------------
 #
-# The driver's own exit handler calls ``Cluster.shutdown()`` without a bound, and that waits for a connect
-# still in progress (it holds the cluster's lock for up to ``connect_timeout`` per contact point: 15 s against
-# three black-holed nodes). Our handler runs first, closes what it can in time and takes whatever is still
-# busy out of the driver's list; the driver's threads are daemons and die with us.
+# When the main thread ends, Python first runs the callbacks registered with ``threading._register_atexit``
+# (last-in first-out), among them the one of ``concurrent.futures`` that joins every thread of every
+# ThreadPoolExecutor -- the driver's ``Cluster.executor`` included, where its reconnections wait up to
+# ``connect_timeout`` per host for a node that never answers -- then joins the non-daemon threads, and only
+# then runs the ``atexit`` handlers. So the library has two exit hooks:
+#
+# - ``_stop_connecting_at_exit`` is registered with ``threading._register_atexit`` *after* concurrent.futures
+#   registered its own, so it runs first: every holder of this process stops connecting (the attempt in
+#   flight is aborted; the connections its Cluster is still opening are closed and it opens no new one), so
+#   that join is quick. It leaves the sessions up for any non-daemon thread still using them.
+# - ``_shutdown_at_exit`` is registered with ``atexit`` after the driver's own, so it runs before it: the
+#   driver's calls ``Cluster.shutdown()`` without a bound, and that waits for a connect still in progress (it
+#   holds the cluster's lock for up to ``connect_timeout`` per contact point: 15 s against three black-holed
+#   nodes). Ours closes what it can in time and takes whatever is still busy out of the driver's list; the
+#   driver's threads are daemons and die with us.
+
+
+def _fail_opening_connections(proc: ProcessState, connected: Connected) -> None:
+    """Fail the connections ``connected``'s Cluster is still opening and make it refuse new ones."""
+    failed = connected.stop_connecting()
+    if failed:
+        log.debug("pid %d: closed %d Cassandra connection(s) still waiting for an answer", proc.pid, failed)
 
 
 def close_within(cluster: Any, timeout: float) -> bool:
@@ -484,17 +535,33 @@ def close_within(cluster: Any, timeout: float) -> bool:
 
 
 def _install_exit_hook() -> None:
-    """Register the bounded shutdown of every holder once per process tree, *after* the driver registered
-    its own: ``atexit`` runs handlers last-in first-out, so ours runs before the driver's."""
+    """Register both exit hooks (see above) once per process tree, after the driver and concurrent.futures
+    registered theirs: called by the connect thread, which imports the driver anyway."""
     global _exit_hook_installed
     if _exit_hook_installed:
         return
+    import concurrent.futures.thread  # noqa: F401 - registers the join of every pool thread on import
+
     from .reactors import import_cluster_module
 
     import_cluster_module()  # the driver registers its exit handler on import
 
+    register_early = getattr(threading, "_register_atexit", None)  # Python 3.9+ (what concurrent.futures uses)
+    if callable(register_early):
+        with contextlib.suppress(RuntimeError):  # "can't register atexit after shutdown": too late anyway
+            register_early(_stop_connecting_at_exit)
     atexit.register(_shutdown_at_exit)
     _exit_hook_installed = True
+
+
+def _stop_connecting_at_exit() -> None:
+    """When the main thread has ended, before Python joins the pool threads: no holder of this process
+    connects any more, and its Cluster stops waiting for nodes that never answer (see above)."""
+    for holder in all_holders():
+        try:
+            holder._stop_connecting()
+        except Exception:  # an exception here would keep Python from running the callbacks after ours
+            log.debug("pid %d: stopping a holder's connects at exit failed", os.getpid(), exc_info=True)
 
 
 def _shutdown_at_exit() -> None:

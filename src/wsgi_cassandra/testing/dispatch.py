@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AUTHENTICATOR", "Dispatcher"]
 
-# connection.py's logger: authentication failures are part of the connection's story.
-log = logging.getLogger("wsgi_cassandra.testing.connection")
+log = logging.getLogger(__name__)
 
 AUTHENTICATOR = "org.apache.cassandra.auth.PasswordAuthenticator"
 _NEW, _AUTHENTICATING, _READY = 0, 1, 2

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
     import ssl
@@ -101,7 +101,8 @@ class Listener:
             asyncio.get_event_loop().add_reader(listener.fileno(), self._accept, listener)
 
     async def _adopt(self, sock: socket.socket) -> None:
-        loop = asyncio.get_event_loop()
+        # Python 3.9's AbstractEventLoop does not declare connect_accepted_socket; its event loops have it.
+        loop = cast("asyncio.BaseEventLoop", asyncio.get_event_loop())
         try:
             if self._ssl_context is None:
                 await loop.connect_accepted_socket(self._factory, sock)
