@@ -30,9 +30,11 @@ from cassandra.protocol import (
 )
 from cassandra.segment import SegmentCodec
 
-from wsgi_cassandra.testing import CQLServer, errors, segments, typecodes
-from wsgi_cassandra.testing import encode as enc
+from wsgi_cassandra.testing import CQLServer, errors
 from wsgi_cassandra.testing.faults import build_error
+from wsgi_cassandra.testing.protocol import _type_options as typecodes
+from wsgi_cassandra.testing.protocol import responses as enc
+from wsgi_cassandra.testing.protocol import segments
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

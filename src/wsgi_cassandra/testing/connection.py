@@ -13,11 +13,12 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from . import encode as enc
-from . import errors, frames, segments
+from . import errors
 from .dispatch import Dispatcher
 from .faults import Faults, Rule, build_error, request_query_id, request_texts
-from .wire import Malformed
+from .protocol import frames, segments
+from .protocol import responses as enc
+from .protocol.requests import Malformed
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -16,9 +16,12 @@ import hmac
 import logging
 from typing import TYPE_CHECKING
 
-from . import decode, errors, frames, wire
-from . import encode as enc
-from .wire import Malformed, Reader
+from . import errors
+from .protocol import _wire as wire
+from .protocol import frames
+from .protocol import requests as decode
+from .protocol import responses as enc
+from .protocol.requests import Malformed, Reader
 
 if TYPE_CHECKING:
     from .connection import Node

@@ -9,9 +9,12 @@ fault rule matching a query regex also matches an EXECUTE of a statement prepare
 from __future__ import annotations
 
 import threading
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from . import encode, results
+from .protocol import responses as encode
+
+if TYPE_CHECKING:
+    from . import results
 
 
 class _Node(Protocol):

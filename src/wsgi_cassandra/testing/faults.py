@@ -21,8 +21,10 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from . import decode, errors, frames
-from .wire import Malformed
+from . import errors
+from .protocol import frames
+from .protocol import requests as decode
+from .protocol.requests import Malformed
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

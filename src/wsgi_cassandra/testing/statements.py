@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import decode, frames, results
-from . import encode as enc
+from . import results
+from .protocol import frames
+from .protocol import requests as decode
+from .protocol import responses as enc
 
 if TYPE_CHECKING:
     from .cql import NodeInfo
     from .events import EventHub
+    from .protocol.requests import Reader
     from .stats import Stats
-    from .wire import Reader
 
 
 class Statements:

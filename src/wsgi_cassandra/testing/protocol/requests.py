@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
 
-from .wire import Malformed, Reader, Value
+from ._wire import Malformed, Reader, Value
 
 _VALUES = 0x01
 _SKIP_METADATA = 0x02

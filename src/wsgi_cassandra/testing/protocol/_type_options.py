@@ -11,7 +11,7 @@ from typing import Any
 
 from cassandra import cqltypes
 
-from . import wire
+from . import _wire as wire
 
 _BY_TYPENAME: dict[str, int] = {
     "ascii": 0x0001,

@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from . import errors, frames, results, typecodes, wire
+from .. import errors, results
+from . import _type_options as typecodes
+from . import _wire as wire
+from . import frames
 
 RESULT_VOID = wire.int32(0x0001)
 RESULT_ROWS = wire.int32(0x0002)
