@@ -31,10 +31,10 @@ from cassandra.protocol import (
 from cassandra.segment import SegmentCodec
 
 from wsgi_cassandra.testing import CQLServer, errors
-from wsgi_cassandra.testing.faults import build_error
 from wsgi_cassandra.testing.protocol import _type_options as typecodes
 from wsgi_cassandra.testing.protocol import responses as enc
 from wsgi_cassandra.testing.protocol import segments
+from wsgi_cassandra.testing.server._faults import build_error
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -22,19 +22,19 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .connection import Connection
-from .events import EventHub
-from .faults import Faults
-from .listener import Listener
-from .statements import Statements
-from .stats import Stats
+from ._connection import Connection
+from ._faults import Faults
+from ._hub import EventHub
+from ._listener import Listener
+from ._queries import Statements
+from ._stats import Stats
 
 if TYPE_CHECKING:
     import ssl
     from collections.abc import Mapping, Sequence
     from types import TracebackType
 
-    from .cql import NodeInfo
+    from ..cql import NodeInfo
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class CQLServer:
         except OSError:
             raise CQLServerError(f"host must be an IPv4 address such as 127.0.0.1, got {host!r}") from None
         if engine is None:
-            from .cql import Engine
+            from ..cql import Engine
 
             engine = Engine(release_version=release_version or DEFAULT_RELEASE, cluster_name=cluster_name)
         elif release_version is not None and release_version != engine.release_version:
@@ -128,7 +128,7 @@ class CQLServer:
             return self
         sock = self._bind()
         self._port = sock.getsockname()[1]
-        from .cql import NodeInfo
+        from ..cql import NodeInfo
 
         self.node = NodeInfo(
             address=self._host,

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
-from .server import CQLServerError
+from ._node import CQLServerError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable
 
-    from .connection import Connection
+    from ._connection import Connection
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import logging
 import socket
 from typing import TYPE_CHECKING, Any
 
-from .events import EventHub
-from .server import DEFAULT_RELEASE, CQLServer, CQLServerError, murmur3_tokens
-from .stats import ClusterStats
+from ._hub import EventHub
+from ._node import DEFAULT_RELEASE, CQLServer, CQLServerError, murmur3_tokens
+from ._stats import ClusterStats
 
 if TYPE_CHECKING:
     import ssl
@@ -52,7 +52,7 @@ class CQLCluster:
         if not 1 <= nodes <= 254:
             raise CQLServerError(f"nodes must be in 1..254, got {nodes!r}")
         if engine is None:
-            from .cql import Engine
+            from ..cql import Engine
 
             engine = Engine(release_version=release_version, cluster_name=cluster_name)
         self.engine = engine

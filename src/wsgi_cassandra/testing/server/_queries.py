@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import results
-from .protocol import frames
-from .protocol import requests as decode
-from .protocol import responses as enc
+from .. import results
+from ..protocol import frames
+from ..protocol import requests as decode
+from ..protocol import responses as enc
 
 if TYPE_CHECKING:
-    from .cql import NodeInfo
-    from .events import EventHub
-    from .protocol.requests import Reader
-    from .stats import Stats
+    from ..cql import NodeInfo
+    from ..protocol.requests import Reader
+    from ._hub import EventHub
+    from ._stats import Stats
 
 
 class Statements:

@@ -21,15 +21,15 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from . import errors
-from .protocol import frames
-from .protocol import requests as decode
-from .protocol.requests import Malformed
+from .. import errors
+from ..protocol import frames
+from ..protocol import requests as decode
+from ..protocol.requests import Malformed
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from .events import EventHub
+    from ._hub import EventHub
 
 _DEFAULT_MESSAGES = {
     "overloaded": "Server is in overloaded state. Cannot accept more requests at this point",

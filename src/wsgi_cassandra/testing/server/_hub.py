@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Protocol
 
-from .protocol import responses as encode
+from ..protocol import responses as encode
 
 if TYPE_CHECKING:
-    from . import results
+    from .. import results
 
 
 class _Node(Protocol):

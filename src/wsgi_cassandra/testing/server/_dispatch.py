@@ -16,20 +16,20 @@ import hmac
 import logging
 from typing import TYPE_CHECKING
 
-from . import errors
-from .protocol import _wire as wire
-from .protocol import frames
-from .protocol import requests as decode
-from .protocol import responses as enc
-from .protocol.requests import Malformed, Reader
+from .. import errors
+from ..protocol import _wire as wire
+from ..protocol import frames
+from ..protocol import requests as decode
+from ..protocol import responses as enc
+from ..protocol.requests import Malformed, Reader
 
 if TYPE_CHECKING:
-    from .connection import Node
+    from ._connection import Node
 
 __all__ = ["AUTHENTICATOR", "Dispatcher"]
 
-# connection.py's logger: authentication failures are part of the connection's story.
-log = logging.getLogger("wsgi_cassandra.testing.connection")
+# _connection.py's logger: authentication failures are part of the connection's story.
+log = logging.getLogger("wsgi_cassandra.testing.server._connection")
 
 AUTHENTICATOR = "org.apache.cassandra.auth.PasswordAuthenticator"
 _NEW, _AUTHENTICATING, _READY = 0, 1, 2

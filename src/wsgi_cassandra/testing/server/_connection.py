@@ -13,19 +13,19 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from . import errors
-from .dispatch import Dispatcher
-from .faults import Faults, Rule, build_error, request_query_id, request_texts
-from .protocol import frames, segments
-from .protocol import responses as enc
-from .protocol.requests import Malformed
+from .. import errors
+from ..protocol import frames, segments
+from ..protocol import responses as enc
+from ..protocol.requests import Malformed
+from ._dispatch import Dispatcher
+from ._faults import Faults, Rule, build_error, request_query_id, request_texts
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .events import EventHub
-    from .statements import Statements
-    from .stats import Stats
+    from ._hub import EventHub
+    from ._queries import Statements
+    from ._stats import Stats
 
 log = logging.getLogger(__name__)
 
