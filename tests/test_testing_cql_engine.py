@@ -375,7 +375,7 @@ def test_errors_are_cql_errors_naming_the_problem(engine: Engine, query: str, er
 
 
 def test_unexpected_exceptions_become_server_errors(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    from wsgi_cassandra.testing.cql import select
+    from wsgi_cassandra.testing.cql.plan import _select as select
 
     run(engine, "CREATE TABLE t (k int PRIMARY KEY)")
     monkeypatch.setattr(select.SelectPlan, "run", lambda *a, **k: 1 / 0)

@@ -1,12 +1,25 @@
-"""The CQL engine of the test server: parser, types, in-memory store, system tables and executor.
+"""The CQL engine of the test server: CQL text in, results out, every table in memory.
 
-The protocol layer (``wsgi_cassandra.testing``) calls one ``Engine`` per emulated cluster, passing the
-``NodeInfo`` of the node that received the request. See the README ("Supported CQL subset") for the CQL supported.
+The server runtime (:mod:`..server`) calls one :class:`Engine` per emulated cluster, passing the
+:class:`NodeInfo` of the node that received the request. The engine knows nothing of the native protocol:
+it returns engine values (rows, void, schema change ...) and raises its own errors, which the runtime turns
+into RESULT and ERROR messages. See the README ("Supported CQL subset") for the CQL supported.
+
+* ``_engine`` -- :class:`Engine`: parse once, plan once, run under one lock; prepared statements.
+* :mod:`.parse` -- CQL text to statement trees (``_ast``): lexer, token stream, DDL and DML grammars.
+* :mod:`.plan` -- a statement tree to a plan, and its run: SELECT (restrictions, selectors, paging),
+  INSERT/UPDATE/DELETE (conditions, mutations), BATCH.
+* :mod:`.schema` -- the catalog (keyspaces, tables, types, indexes) and the DDL that changes it; DESCRIBE.
+* :mod:`.values` -- CQL types, literals, bound values, native functions, JSON.
+* :mod:`.system` -- the ``system`` and ``system_schema`` tables, built from the catalog and the nodes.
+* ``_store`` (rows and cells of the user tables) and ``_context`` (what a statement runs against).
+
+A leading underscore marks a module private to this package: only the names above are used from outside.
 """
 
 from __future__ import annotations
 
-from .engine import Engine
-from .node import NodeInfo
+from ._engine import Engine
+from ._node_info import NodeInfo
 
 __all__ = ["Engine", "NodeInfo"]

@@ -13,6 +13,24 @@ from typing import Union
 
 from ._wire import Malformed, Reader, Value
 
+__all__ = [
+    "Batch",
+    "Malformed",
+    "QueryParams",
+    "Reader",
+    "Value",
+    "Values",
+    "batch",
+    "execute",
+    "prepare",
+    "query",
+    "query_params",
+    "reader",
+    "register",
+    "sasl_plain",
+    "startup",
+]
+
 _VALUES = 0x01
 _SKIP_METADATA = 0x02
 _PAGE_SIZE = 0x04

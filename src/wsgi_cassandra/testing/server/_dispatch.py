@@ -4,7 +4,7 @@ A connection starts NEW: only OPTIONS and STARTUP are accepted; with credentials
 answered AUTHENTICATE and the connection waits for a correct AUTH_RESPONSE (PasswordAuthenticator,
 compared in constant time); then it is READY for REGISTER and the statements, which the node's
 ``Statements`` run. Errors come back as ``errors.CQLError``: the connection turns them into ERROR frames.
-Framing, segments and faults stay in :mod:`.connection`::
+Framing, segments and faults stay in ``_connection``::
 
     dispatcher = Dispatcher(node)
     response = dispatcher.dispatch(frame, version, peer)   # (opcode, body) to frame and send
