@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from cassandra import util
 
-from wsgi_cassandra.testing import errors
 from wsgi_cassandra.testing.cql import Engine, NodeInfo
-from wsgi_cassandra.testing.results import UNSET, Prepared, Rows, SchemaChange, SetKeyspace, Void
+from wsgi_cassandra.testing.cql import _errors as errors
+from wsgi_cassandra.testing.cql._results import UNSET, Prepared, Rows, SchemaChange, SetKeyspace, Void
 
 NODE = NodeInfo("127.0.0.1", 9042, uuid.UUID(int=1), ("0",))
 

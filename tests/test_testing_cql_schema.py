@@ -15,11 +15,11 @@ import pytest
 from cassandra import InvalidRequest as DriverInvalidRequest
 from cassandra.metadata import SchemaParserV3, SchemaParserV4, get_schema_parser
 
-from wsgi_cassandra.testing import errors
 from wsgi_cassandra.testing.cql import Engine, NodeInfo
+from wsgi_cassandra.testing.cql import _errors as errors
 
 if TYPE_CHECKING:
-    from wsgi_cassandra.testing.results import Rows
+    from wsgi_cassandra.testing.cql._results import Rows
 
 NODES = [
     NodeInfo("127.0.0.1", 9042, uuid.UUID(int=1), ("-9223372036854775808",)),

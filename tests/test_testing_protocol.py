@@ -30,7 +30,8 @@ from cassandra.protocol import (
 )
 from cassandra.segment import SegmentCodec
 
-from wsgi_cassandra.testing import CQLServer, errors
+from wsgi_cassandra.testing import CQLServer
+from wsgi_cassandra.testing.cql import _errors as errors
 from wsgi_cassandra.testing.protocol import _type_options as typecodes
 from wsgi_cassandra.testing.protocol import responses as enc
 from wsgi_cassandra.testing.protocol import segments

@@ -21,9 +21,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import CQLError, InvalidRequest, ServerError, Unprepared
-from ..results import Prepared, Result
 from ._context import Call, State
+from ._errors import CQLError, InvalidRequest, ServerError, Unprepared
+from ._results import Prepared, Result
 from .parse._parser import parse
 from .plan._build import Plan, WritePlan, build, run_batch, still_valid
 from .plan._modify import DeletePlan, InsertPlan, UpdatePlan

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 from typing import Union
 
-from ..results import UNSET, _Unset
+from ..cql._results import UNSET, _Unset
 
 Value = Union[bytes, None, _Unset]
 

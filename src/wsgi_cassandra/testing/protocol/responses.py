@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .. import errors, results
+from ..cql import _errors as errors
+from ..cql import _results as results
 from . import _type_options as typecodes
 from . import _wire as wire
 from . import frames

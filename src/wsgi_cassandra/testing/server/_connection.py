@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from .. import errors
+from ..cql import _errors as errors
 from ..protocol import frames, segments
 from ..protocol import responses as enc
 from ..protocol.requests import Malformed

@@ -16,7 +16,7 @@ import hmac
 import logging
 from typing import TYPE_CHECKING
 
-from .. import errors
+from ..cql import _errors as errors
 from ..protocol import _wire as wire
 from ..protocol import frames
 from ..protocol import requests as decode

@@ -21,7 +21,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from .. import errors
+from ..cql import _errors as errors
 from ..protocol import frames
 from ..protocol import requests as decode
 from ..protocol.requests import Malformed

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..protocol import responses as encode
 
 if TYPE_CHECKING:
-    from .. import results
+    from ..cql import _results as results
 
 
 class _Node(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .. import results
+from ..cql import _results as results
 from ..protocol import frames
 from ..protocol import requests as decode
 from ..protocol import responses as enc

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...errors import CQLSyntaxError, InvalidRequest
 from .._ast import (
     AlterKeyspace,
     AlterTable,
@@ -24,6 +23,7 @@ from .._ast import (
     TypeSpec,
     Use,
 )
+from .._errors import CQLSyntaxError, InvalidRequest
 
 if TYPE_CHECKING:
     from ._tokens import TokenStream

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...errors import CQLSyntaxError
 from .._ast import (
     Arithmetic,
     Batch,
@@ -19,6 +18,7 @@ from .._ast import (
     Term,
     Update,
 )
+from .._errors import CQLSyntaxError
 
 if TYPE_CHECKING:
     from ._tokens import TokenStream
@@ -173,7 +173,7 @@ def parse_insert(ts: TokenStream) -> Insert:
         values.append(ts.term())
     ts.expect_op(")")
     if len(values) != len(columns):
-        from ...errors import InvalidRequest
+        from .._errors import InvalidRequest
 
         raise InvalidRequest("Unmatched column names/values")
     if_not_exists = ts.if_not_exists()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ...errors import CQLSyntaxError
+from .._errors import CQLSyntaxError
 
 _TOKEN_RE = re.compile(
     r"""

@@ -42,7 +42,7 @@ def parse(query: str) -> tuple[Statement, int]:
     parser = _DISPATCH.get(tok.value) if tok.kind == "ident" else None
     if parser is None:
         if tok.kind == "ident" and tok.value in _UNSUPPORTED:
-            from ...errors import CQLSyntaxError
+            from .._errors import CQLSyntaxError
 
             raise CQLSyntaxError(
                 f"line 1:{tok.pos} wsgi_cassandra test server: {tok.value.upper()} statements are not supported"

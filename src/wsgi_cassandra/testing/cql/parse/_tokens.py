@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from ...errors import CQLSyntaxError
 from .._ast import (
     BindMarker,
     CollectionLiteral,
@@ -22,6 +21,7 @@ from .._ast import (
     TypeSpec,
     UserTypeLiteral,
 )
+from .._errors import CQLSyntaxError
 from ._lexer import Token, tokenize
 
 _LITERAL_KINDS = {

@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol, Union
 
-from ...errors import InvalidRequest
-from ...results import UNSET, Void
 from .._ast import (
     AlterKeyspace,
     AlterTable,
@@ -35,6 +33,8 @@ from .._ast import (
     Update,
     Use,
 )
+from .._errors import InvalidRequest
+from .._results import UNSET, Void
 from ..schema import _create_drop as ddl
 from ..values._bind import Binder
 from ..values._types import resolve
@@ -44,8 +44,8 @@ from ._select import SelectPlan
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ...results import Column, Result
     from .._context import Call
+    from .._results import Column, Result
     from ..schema._catalog import Catalog, ColumnDef, TableDef
     from ..values._types import ColumnType
 
@@ -126,7 +126,7 @@ def _run_schema(call: Call, stmt: Statement) -> Result:
         return udt.drop_type(state, stmt, ks)
     assert isinstance(stmt, Describe)
     if state.release_version.startswith(("2.", "3.")):  # DESCRIBE is server-side from 4.0 on
-        from ...errors import CQLSyntaxError
+        from .._errors import CQLSyntaxError
 
         raise CQLSyntaxError("line 1:0 no viable alternative at input 'DESCRIBE'")
     return describe(state.catalog, stmt, ks, state.cluster_name)

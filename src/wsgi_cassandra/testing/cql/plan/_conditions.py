@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from ...errors import InvalidRequest
 from .._ast import TypeSpec
+from .._errors import InvalidRequest
 from ..values._types import ColumnType, resolve, sort_key
 
 if TYPE_CHECKING:

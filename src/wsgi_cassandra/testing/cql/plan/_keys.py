@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...errors import InvalidRequest
+from .._errors import InvalidRequest
 from .._store import ClusteringKey, routing_key
 
 if TYPE_CHECKING:

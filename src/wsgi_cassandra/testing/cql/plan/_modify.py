@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Union
 
 from cassandra import cqltypes
 
-from ...errors import InvalidRequest
-from ...results import UNSET, Column, Rows, Void
 from .._ast import Arithmetic, BindMarker, Delete, ElementSet, Insert, Term, TypeSpec, Update
+from .._errors import InvalidRequest
+from .._results import UNSET, Column, Rows, Void
 from .._store import Cell, Partition, TableData, delete_cells, live_value, write_cell
 from ..values._bind import Binder, Compiled
 from ..values._types import ColumnType, normalize, resolve

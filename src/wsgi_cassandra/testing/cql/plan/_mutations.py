@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from cassandra import util
 
-from ...errors import InvalidRequest, Unauthorized
-from ...results import UNSET
+from .._errors import InvalidRequest, Unauthorized
+from .._results import UNSET
 from .._store import Cell, live_value
 from ..values._types import normalize
 

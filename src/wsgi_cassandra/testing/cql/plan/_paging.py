@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from ...errors import ProtocolError
+from .._errors import ProtocolError
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ...errors import InvalidRequest
-from ...results import UNSET, Column, Rows
 from .._ast import Select, TypeSpec
+from .._errors import InvalidRequest
+from .._results import UNSET, Column, Rows
 from .._store import Partition, Row, cell_meta, column_value
 from ..schema._indexes import check_index_query, serving_index
 from ..values._bind import Binder, Compiled

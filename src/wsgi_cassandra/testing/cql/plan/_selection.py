@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from cassandra import cqltypes
 
-from ...errors import InvalidRequest
-from ...results import Column
 from .._ast import BindMarker, Literal
+from .._errors import InvalidRequest
+from .._results import Column
 from ..values import _functions as functions
 from ..values import _json as json_io
 from ..values._literals import ctype_for

@@ -10,9 +10,9 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any, Callable
 
-from ...errors import InvalidRequest
-from ...results import UNSET
 from .._ast import TypeSpec
+from .._errors import InvalidRequest
+from .._results import UNSET
 from ..values._types import ColumnType, resolve, sort_key
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from ...errors import InvalidRequest
-from ...results import SchemaChange
+from .._errors import InvalidRequest
+from .._results import SchemaChange
 from ._catalog import ColumnDef, ordered_columns
 from ._create_drop import merge_options, replication, user_keyspace
 from ._user_types import rebuilt, resolve_in

@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ...errors import InvalidRequest
-from ...results import Column
+from .._errors import InvalidRequest
+from .._results import Column
 from ..values._types import ColumnType, sort_key
 
 KIND_ORDER = {"partition_key": 0, "clustering": 1, "static": 2, "regular": 3}

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Union
 
-from ...errors import AlreadyExists, ConfigError, CQLSyntaxError, InvalidRequest, Unauthorized
-from ...results import SchemaChange, SetKeyspace, Void
+from .._errors import AlreadyExists, ConfigError, CQLSyntaxError, InvalidRequest, Unauthorized
+from .._results import SchemaChange, SetKeyspace, Void
 from ..system._schema_tables import default_options
 from ._catalog import ColumnDef, KeyspaceDef, TableDef, ordered_columns
 from ._user_types import resolve_in

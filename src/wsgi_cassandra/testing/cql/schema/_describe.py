@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from cassandra import cqltypes
 
-from ...errors import InvalidRequest
-from ...results import Column, Rows
+from .._errors import InvalidRequest
+from .._results import Column, Rows
 from ._indexes import create_statement as index_statement
 from ._indexes import quote
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ...errors import InvalidRequest
-from ...results import SchemaChange, Void
+from .._errors import InvalidRequest
+from .._results import SchemaChange, Void
 from ..plan._where import FILTERING
 from ._catalog import IndexDef
 from ._user_types import rebuilt

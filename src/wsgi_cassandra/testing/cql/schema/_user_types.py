@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from cassandra import cqltypes
 
-from ...errors import InvalidRequest
-from ...results import SchemaChange, Void
+from .._errors import InvalidRequest
+from .._results import SchemaChange, Void
 from ..values._types import ColumnType, resolve
 from ._catalog import KeyspaceDef, TableDef, UserTypeDef
 

@@ -12,9 +12,9 @@ from typing import Any, Callable, Union
 
 from cassandra import cqltypes
 
-from ...errors import InvalidRequest
-from ...results import UNSET, Column
 from .._ast import BindMarker, CollectionLiteral, FunctionCall, Literal, Term, TupleLiteral, TypeSpec, UserTypeLiteral
+from .._errors import InvalidRequest
+from .._results import UNSET, Column
 from ._literals import PROTO, coerce, ctype_for
 from ._types import ColumnType, normalize, resolve
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from cassandra import util
 
-from ...errors import InvalidRequest
 from .._ast import FunctionCall, Literal, TypeSpec
+from .._errors import InvalidRequest
 from ._literals import coerce
 from ._types import ColumnType, resolve
 

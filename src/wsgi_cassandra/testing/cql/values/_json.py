@@ -19,7 +19,7 @@ from typing import Any
 
 from cassandra import cqltypes, util
 
-from ...errors import InvalidRequest
+from .._errors import InvalidRequest
 from ._literals import coerce, ctype_for
 from ._types import ColumnType, normalize, resolve
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from cassandra import util
 
-from ...errors import InvalidRequest
 from .._ast import Literal, TypeSpec
+from .._errors import InvalidRequest
 from ._types import ColumnType, normalize, parse_type
 
 PROTO = 4  # the protocol version values round-trip through to take their canonical form

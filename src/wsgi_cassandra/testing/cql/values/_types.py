@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from cassandra import cqltypes, util
 
-from ...errors import InvalidRequest
+from .._errors import InvalidRequest
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
