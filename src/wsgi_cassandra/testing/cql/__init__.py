@@ -6,6 +6,8 @@ it returns engine values (rows, void, schema change ...) and raises its own erro
 into RESULT and ERROR messages. See the README ("Supported CQL subset") for the CQL supported.
 
 * ``_engine`` -- :class:`Engine`: parse once, plan once, run under one lock; prepared statements.
+* ``_results`` -- what a statement returns (:class:`Rows`, :class:`Void`, :class:`SchemaChange` ...);
+  ``_errors`` -- what it raises (:class:`CQLError` and one subclass per error code).
 * :mod:`.parse` -- CQL text to statement trees (``_ast``): lexer, token stream, DDL and DML grammars.
 * :mod:`.plan` -- a statement tree to a plan, and its run: SELECT (restrictions, selectors, paging),
   INSERT/UPDATE/DELETE (conditions, mutations), BATCH.
@@ -20,6 +22,39 @@ A leading underscore marks a module private to this package: only the names abov
 from __future__ import annotations
 
 from ._engine import Engine
+from ._errors import (
+    AlreadyExists,
+    ConfigError,
+    CQLError,
+    CQLSyntaxError,
+    InvalidRequest,
+    ProtocolError,
+    ServerError,
+    Unauthorized,
+    Unprepared,
+)
 from ._node_info import NodeInfo
+from ._results import UNSET, Column, Prepared, Result, Rows, SchemaChange, SetKeyspace, Unset, Void
 
-__all__ = ["Engine", "NodeInfo"]
+__all__ = [
+    "UNSET",
+    "AlreadyExists",
+    "CQLError",
+    "CQLSyntaxError",
+    "Column",
+    "ConfigError",
+    "Engine",
+    "InvalidRequest",
+    "NodeInfo",
+    "Prepared",
+    "ProtocolError",
+    "Result",
+    "Rows",
+    "SchemaChange",
+    "ServerError",
+    "SetKeyspace",
+    "Unauthorized",
+    "Unprepared",
+    "Unset",
+    "Void",
+]

@@ -1,6 +1,6 @@
 """``Engine``: the CQL side of the test server, shared by every node of one emulated cluster.
 
-Usage (the protocol layer does this per request)::
+Usage (the server runtime does this per request)::
 
     engine = Engine(release_version="4.1.5")
     engine.set_nodes([node1, node2, node3])
@@ -80,20 +80,16 @@ class Engine:
         page_size: int | None = None,
         paging_state: bytes | None = None,
     ) -> Result:
-        with self._lock, _errors(query):
+        with self._lock, _no_crash(query):
             plan = self._plan(query, keyspace, rebuild=True)
             return self._run(plan, values, keyspace, node, protocol_version, page_size, paging_state)
 
     def prepare(self, query: str, *, keyspace: str | None, node: NodeInfo) -> Prepared:
-        with self._lock, _errors(query):
+        with self._lock, _no_crash(query):
             plan = self._plan(query, keyspace, rebuild=True)
             query_id = _query_id(query, keyspace)
             self._prepared[query_id] = (query, keyspace)
-            result_columns = plan.result_columns
-            digest = hashlib.md5(
-                repr([(c.name, c.cqltype.cql_parameterized_type()) for c in result_columns or []]).encode()
-            )
-            return Prepared(query_id, plan.bind_columns, plan.pk_indexes, result_columns, digest.digest())
+            return Prepared(query_id, plan.bind_columns, plan.pk_indexes, plan.result_columns)
 
     def execute_prepared(
         self,
@@ -108,7 +104,7 @@ class Engine:
     ) -> Result:
         with self._lock:
             query, prepared_ks = self._lookup(query_id)
-            with _errors(query):
+            with _no_crash(query):
                 plan = self._prepared_plan(query_id, query, prepared_ks)
                 return self._run(plan, values, prepared_ks or keyspace, node, protocol_version, page_size, paging_state)
 
@@ -120,7 +116,7 @@ class Engine:
         node: NodeInfo,
         protocol_version: int,
     ) -> Result:
-        with self._lock, _errors("BATCH"):
+        with self._lock, _no_crash("BATCH"):
             items: list[tuple[WritePlan, list[Any]]] = []
             for query_or_id, values in statements:
                 if isinstance(query_or_id, bytes):
@@ -186,7 +182,7 @@ def _query_id(query: str, keyspace: str | None) -> bytes:
     return hashlib.md5(((keyspace or "") + query).encode("utf-8")).digest()
 
 
-class _errors:
+class _no_crash:
     """Any exception that is not a CQL error becomes a ServerError naming it: never crash the server."""
 
     def __init__(self, query: str) -> None:

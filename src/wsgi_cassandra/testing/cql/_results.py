@@ -1,4 +1,4 @@
-"""What the engine returns for a statement; the protocol layer encodes each as a RESULT frame.
+"""What the engine returns for a statement; the server runtime has each encoded as a RESULT message.
 
 Values in rows are plain Python values; ``Column.cqltype`` is the driver's own type class
 (``cassandra.cqltypes``), so encoding is ``column.cqltype.to_binary(value, protocol_version)`` and the
@@ -42,7 +42,6 @@ class Prepared:
     bind_columns: list[Column]
     pk_indexes: list[int]
     result_columns: list[Column] | None  # None: no result rows (INSERT/UPDATE/DELETE/DDL)
-    result_metadata_id: bytes = b""  # v5: digest of result_columns
 
 
 @dataclass(frozen=True)
@@ -57,12 +56,12 @@ class SchemaChange:
 Result = Union[Void, Rows, SetKeyspace, Prepared, SchemaChange]
 
 
-class _Unset:
-    """A bound value the client marked "unset" (length -2, protocol v4+): leave the column as it is."""
+class Unset:
+    """A bound value the client marked "unset" (protocol v4+): leave the column as it is."""
 
-    _instance: _Unset | None = None
+    _instance: Unset | None = None
 
-    def __new__(cls) -> _Unset:
+    def __new__(cls) -> Unset:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -71,4 +70,4 @@ class _Unset:
         return "UNSET"
 
 
-UNSET = _Unset()
+UNSET = Unset()

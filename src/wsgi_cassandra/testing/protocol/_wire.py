@@ -10,9 +10,23 @@ from __future__ import annotations
 import struct
 from typing import Union
 
-from ..cql._results import UNSET, _Unset
 
-Value = Union[bytes, None, _Unset]
+class UnsetValue:
+    """A [value] of length -2 (protocol v4+): the client left this bound value unset."""
+
+    _instance: UnsetValue | None = None
+
+    def __new__(cls) -> UnsetValue:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET_VALUE"
+
+
+UNSET_VALUE = UnsetValue()
+Value = Union[bytes, None, UnsetValue]
 
 _BYTE = struct.Struct(">B")
 _SHORT = struct.Struct(">H")
@@ -79,7 +93,7 @@ class Reader:
         if n == -1:
             return None
         if n == -2:
-            return UNSET
+            return UNSET_VALUE
         raise Malformed(f"Invalid [value] length {n}")
 
     def string_list(self) -> list[str]:

@@ -11,13 +11,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Union
 
-from ._wire import Malformed, Reader, Value
+from ._wire import UNSET_VALUE, Malformed, Reader, UnsetValue, Value
 
 __all__ = [
+    "UNSET_VALUE",
     "Batch",
     "Malformed",
     "QueryParams",
     "Reader",
+    "UnsetValue",
     "Value",
     "Values",
     "batch",

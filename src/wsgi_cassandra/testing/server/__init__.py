@@ -10,12 +10,26 @@ and the engine's results and errors go back out as RESULT and ERROR messages.
 * ``_listener`` (accepting sockets), ``_connection`` (one client: frames in, answers out), ``_dispatch`` (the
   handshake state machine), ``_queries`` (QUERY/PREPARE/EXECUTE/BATCH to the engine and back), ``_hub``
   (events and prepared texts shared by a cluster's nodes), ``_faults`` (injected faults), ``_stats`` (counters).
+
+Besides the servers: :data:`ERROR_NAMES` (what ``server.faults.error`` accepts), :func:`build_error` (the
+ERROR message injected for a name) and :func:`engine_error` (the ERROR message for an engine error).
 """
 
 from __future__ import annotations
 
 from ._cluster import CQLCluster
+from ._faults import ERROR_NAMES, build_error
 from ._node import DEFAULT_RELEASE, CQLServer, CQLServerError
 from ._process import ServerProcess
+from ._queries import engine_error
 
-__all__ = ["DEFAULT_RELEASE", "CQLCluster", "CQLServer", "CQLServerError", "ServerProcess"]
+__all__ = [
+    "DEFAULT_RELEASE",
+    "ERROR_NAMES",
+    "CQLCluster",
+    "CQLServer",
+    "CQLServerError",
+    "ServerProcess",
+    "build_error",
+    "engine_error",
+]

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from types import TracebackType
 
+    from ..cql import Engine
+
 log = logging.getLogger(__name__)
 
 _PORT_ATTEMPTS = 20
@@ -45,7 +47,7 @@ class CQLCluster:
         cluster_name: str = "Test Cluster",
         credentials: Mapping[str, str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        engine: Any = None,
+        engine: Engine | None = None,
         datacenter: str = "datacenter1",
         rack: str = "rack1",
     ) -> None:
@@ -104,7 +106,7 @@ class CQLCluster:
         ]
         for server in self.servers:
             server.start()
-        self.engine.set_nodes([s.node for s in self.servers])
+        self.engine.set_nodes([s.node for s in self.servers if s.node is not None])
 
     def stop(self) -> None:
         for server in self.servers:

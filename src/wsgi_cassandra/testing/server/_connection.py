@@ -13,7 +13,6 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from ..cql import _errors as errors
 from ..protocol import frames, segments
 from ..protocol import responses as enc
 from ..protocol.requests import Malformed
@@ -24,13 +23,13 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ._hub import EventHub
-    from ._queries import Statements
+    from ._queries import QueryRunner
     from ._stats import Stats
 
 log = logging.getLogger(__name__)
 
 
-class Node(Protocol):
+class ServerSide(Protocol):
     """What a connection needs from its server."""
 
     release_version: str
@@ -38,16 +37,15 @@ class Node(Protocol):
     faults: Faults
     stats: Stats
     hub: EventHub
-    statements: Statements | None
-
-    def _attach(self, conn: Connection) -> None: ...
-
-    def _detach(self, conn: Connection) -> None: ...
+    queries: QueryRunner | None
 
 
 class Connection(asyncio.Protocol):
-    def __init__(self, node: Node) -> None:
+    """One client connection; ``open_conns`` is the listener's set of them (joined when made, left when lost)."""
+
+    def __init__(self, node: ServerSide, open_conns: set[Connection]) -> None:
         self._node = node
+        self._open_conns = open_conns
         self._transport: asyncio.Transport | None = None
         self._raw = bytearray()
         self._framebuf = bytearray()
@@ -64,14 +62,14 @@ class Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername") or ("", 0)
         self.peer = (str(peer[0]), int(peer[1]))
         self._node.stats.connection_opened(self.peer)
-        self._node._attach(self)
+        self._open_conns.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         if self._transport is not None:
             self._transport.close()  # a no-op on Python 3.11+; before, a lost TLS transport stays marked open
         self._node.stats.connection_closed()
-        self._node._detach(self)
+        self._open_conns.discard(self)
 
     def eof_received(self) -> bool | None:
         return None  # the client closed its side: close ours too
@@ -137,7 +135,7 @@ class Connection(asyncio.Protocol):
         """A fatal protocol error: answer it, then close once the client has read it."""
         self._node.stats.protocol_error()
         log.debug("Protocol error from %s:%d: %s", self.peer[0], self.peer[1], message)
-        out.add(frames.encode(version, stream, *enc.error(errors.ProtocolError(message))), self._segmented)
+        out.add(frames.encode(version, stream, *enc.error(enc.protocol_error(message))), self._segmented)
         self._closing = True
 
     def _close_gracefully(self) -> None:
@@ -156,7 +154,7 @@ class Connection(asyncio.Protocol):
         kind = frames.OPCODE_NAMES.get(frame.opcode, "UNKNOWN")
         self._node.stats.request(kind)
         faults = self._node.faults
-        rule = faults.match(kind, request_texts(frame, self.version or 4, self._node.hub)) if faults._rules else None
+        rule = faults.match(kind, request_texts(frame, self.version or 4, self._node.hub)) if faults.active else None
         if rule is not None and rule.delay > 0:
             loop = asyncio.get_event_loop()
             loop.call_later(rule.delay, self._answer_late, frame, rule)
@@ -179,16 +177,16 @@ class Connection(asyncio.Protocol):
         try:
             assert self.version is not None
             return self._requests.dispatch(frame, self.version, self.peer)
-        except errors.CQLError as exc:
-            if isinstance(exc, errors.ProtocolError):
+        except enc.ErrorMessage as exc:
+            if exc.code == enc.PROTOCOL_ERROR:
                 self._node.stats.protocol_error()
             return enc.error(exc)
         except Malformed as exc:
             self._node.stats.protocol_error()
-            return enc.error(errors.ProtocolError(str(exc)))
+            return enc.error(enc.protocol_error(str(exc)))
         except Exception as exc:
             log.exception("Unexpected error answering %s", frames.OPCODE_NAMES.get(frame.opcode))
-            return enc.error(errors.ServerError(f"java.lang.RuntimeException: {exc}"))
+            return enc.error(enc.server_error(f"java.lang.RuntimeException: {exc}"))
 
     # -- pushes ------------------------------------------------------------------------------------
     def push(self, kind: str, response: enc.Response) -> None:

@@ -19,11 +19,11 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Callable
 
-from ..cql import _errors as errors
 from ..protocol import frames
 from ..protocol import requests as decode
+from ..protocol import responses as enc
 from ..protocol.requests import Malformed
 
 if TYPE_CHECKING:
@@ -39,16 +39,27 @@ _DEFAULT_MESSAGES = {
     "is_bootstrapping": "Cannot read from a bootstrapping node",
     "server_error": "Injected server error",
 }
+# The errors a rule can answer, by the name ``Faults.error`` takes.
+_CODES = {
+    "server_error": enc.SERVER_ERROR,
+    "protocol_error": enc.PROTOCOL_ERROR,
+    "bad_credentials": enc.BAD_CREDENTIALS,
+    "unavailable": enc.UNAVAILABLE,
+    "overloaded": enc.OVERLOADED,
+    "is_bootstrapping": enc.IS_BOOTSTRAPPING,
+    "truncate_error": enc.TRUNCATE_ERROR,
+    "write_timeout": enc.WRITE_TIMEOUT,
+    "read_timeout": enc.READ_TIMEOUT,
+    "syntax_error": enc.SYNTAX_ERROR,
+    "unauthorized": enc.UNAUTHORIZED,
+    "invalid": enc.INVALID,
+    "config_error": enc.CONFIG_ERROR,
+    "already_exists": enc.ALREADY_EXISTS,
+    "unprepared": enc.UNPREPARED,  # EXECUTE/BATCH only: the query id is taken from the request
+}
+ERROR_NAMES: tuple[str, ...] = tuple(_CODES)
 # An unknown query id can only be answered to a request that carries one.
 _UNPREPARED_MESSAGES = frozenset({"EXECUTE", "BATCH"})
-
-
-class _Switchboard(Protocol):
-    """What the server lets faults do to it."""
-
-    def _set_listening(self, listening: bool) -> None: ...
-
-    def _abort_connections(self) -> int: ...
 
 
 @dataclass
@@ -71,21 +82,26 @@ class Rule:
         return True
 
 
-def build_error(name: str, message: str | None = None, *, query_id: bytes = b"") -> errors.CQLError:
-    """An instance of the error class registered as ``name`` in ``ERRORS_BY_NAME``, with spec defaults."""
-    cls = errors.ERRORS_BY_NAME[name]
+def build_error(name: str, message: str | None = None, *, query_id: bytes = b"") -> enc.ErrorMessage:
+    """The ERROR message for the error named ``name`` (one of :data:`ERROR_NAMES`), with the spec's defaults."""
     text = message or _DEFAULT_MESSAGES.get(name, f"Injected {name}")
-    if cls is errors.AlreadyExists:
-        return errors.AlreadyExists(text, keyspace="injected")
-    if cls is errors.Unprepared:
+    if name == "unavailable":
+        return enc.unavailable(text)
+    if name == "write_timeout":
+        return enc.write_timeout(text)
+    if name == "read_timeout":
+        return enc.read_timeout(text)
+    if name == "already_exists":
+        return enc.already_exists(text, keyspace="injected")
+    if name == "unprepared":
         if message is None:  # Cassandra's wording, with the id the client sent
             text = (
                 f"Prepared query with ID {query_id.hex()} not found (either the query was not prepared on this"
                 " host (maybe the host has been restarted?) or you have prepared too many queries and it has"
                 " been evicted from the internal cache)"
             )
-        return errors.Unprepared(text, query_id=query_id)
-    return cls(text)
+        return enc.unprepared(text, query_id=query_id)
+    return enc.ErrorMessage(_CODES[name], text)
 
 
 def _kinds(messages: str | Iterable[str] | None) -> frozenset[str] | None:
@@ -103,8 +119,9 @@ def _kinds(messages: str | Iterable[str] | None) -> frozenset[str] | None:
 class Faults:
     """The faults of one server (``server.faults``); thread-safe, changed from the test thread."""
 
-    def __init__(self, server: _Switchboard) -> None:
-        self._server = server
+    def __init__(self, *, set_listening: Callable[[bool], None], abort_connections: Callable[[], int]) -> None:
+        self._set_listening = set_listening
+        self._abort_connections = abort_connections
         self._lock = threading.Lock()
         self._rules: list[Rule] = []
         self.black_holed = False
@@ -132,14 +149,14 @@ class Faults:
         times: int | None = None,
         delay: float = 0.0,
     ) -> Rule:
-        """Answer matching requests with the error registered as ``error`` in ``ERRORS_BY_NAME``.
+        """Answer matching requests with the error named ``error`` (one of ``ERROR_NAMES``).
 
         ``"unprepared"`` answers EXECUTE and BATCH only (with the id of the statement executed, or of the
         batch's first prepared statement); the driver re-prepares and retries at once, so give it ``times``:
         a rule that never expires makes the driver re-prepare forever.
         """
-        if error not in errors.ERRORS_BY_NAME:
-            raise ValueError(f"Unknown error {error!r}; expected one of {sorted(errors.ERRORS_BY_NAME)}")
+        if error not in _CODES:
+            raise ValueError(f"Unknown error {error!r}; expected one of {sorted(_CODES)}")
         kinds: frozenset[str] | None
         if error == "unprepared":
             kinds = _kinds(messages) or _UNPREPARED_MESSAGES
@@ -150,28 +167,33 @@ class Faults:
         rule = Rule(kinds, _compile(query), delay, error, message, times)
         return self._add(rule)
 
+    @property
+    def active(self) -> bool:
+        """Whether any rule is set (read without the lock: the fast path of every request)."""
+        return bool(self._rules)
+
     def black_hole(self, enabled: bool = True) -> None:
         """Accept connections and read requests, but never answer any (the driver times out)."""
         self.black_holed = enabled
 
     def refuse_connections(self) -> None:
         """Close the listening socket: new connections are refused (open ones stay)."""
-        self._server._set_listening(False)
+        self._set_listening(False)
 
     def accept_connections(self) -> None:
         """Listen again on the same address and port."""
-        self._server._set_listening(True)
+        self._set_listening(True)
 
     def close_connections(self) -> int:
         """Drop every open client connection abruptly; returns how many were open."""
-        return self._server._abort_connections()
+        return self._abort_connections()
 
     def clear(self) -> None:
         """Remove every rule, leave black-hole mode and listen again if connections were refused."""
         with self._lock:
             self._rules.clear()
         self.black_holed = False
-        self._server._set_listening(True)
+        self._set_listening(True)
 
     def remove(self, rule: Rule) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 from ..protocol import responses as encode
 
 if TYPE_CHECKING:
-    from ..cql import _results as results
+    from ..cql import SchemaChange
 
 
 class _Node(Protocol):
@@ -43,8 +43,10 @@ class EventHub:
         with self._lock:
             return list(self._nodes)
 
-    def schema_changed(self, change: results.SchemaChange) -> None:
-        response = encode.schema_change_event(change)
+    def schema_changed(self, change: SchemaChange) -> None:
+        response = encode.schema_change_event(
+            change.change_type, change.target, change.keyspace, change.name, change.arguments
+        )
         for node in self._members():
             node.push_event("SCHEMA_CHANGE", response)
 

@@ -20,13 +20,13 @@ import logging
 import socket
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ._connection import Connection
 from ._faults import Faults
 from ._hub import EventHub
 from ._listener import Listener
-from ._queries import Statements
+from ._queries import QueryRunner
 from ._stats import Stats
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from types import TracebackType
 
-    from ..cql import NodeInfo
+    from ..cql import Engine, NodeInfo
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class CQLServer:
         cluster_name: str = "Test Cluster",
         credentials: Mapping[str, str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        engine: Any = None,
+        engine: Engine | None = None,
         datacenter: str = "datacenter1",
         rack: str = "rack1",
         tokens: Sequence[str] | None = None,
@@ -95,13 +95,13 @@ class CQLServer:
         self._host, self._port = host, port
         self._owns_hub = hub is None
         self.hub = hub or EventHub()
-        self.faults = Faults(self)
+        self.faults = Faults(set_listening=self._set_listening, abort_connections=self._abort_connections)
         self.stats = Stats()
         self.node: NodeInfo | None = None
-        self.statements: Statements | None = None
+        self.queries: QueryRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._net = Listener(lambda: Connection(self), ssl_context=ssl_context)
+        self._net = Listener(self._new_connection, ssl_context=ssl_context)
         self._stop_event: asyncio.Event | None = None
         self._started_once = False
 
@@ -138,7 +138,7 @@ class CQLServer:
             datacenter=self.datacenter,
             rack=self.rack,
         )
-        self.statements = Statements(self.engine, self.node, self.hub, self.stats)
+        self.queries = QueryRunner(self.engine, self.node, self.hub, self.stats)
         if self._owns_hub:
             self.engine.set_nodes([self.node])
         loop = asyncio.new_event_loop()
@@ -225,11 +225,8 @@ class CQLServer:
         for conn in list(self._net.conns):
             conn.push(kind, response)
 
-    def _attach(self, conn: Connection) -> None:
-        self._net.conns.add(conn)
-
-    def _detach(self, conn: Connection) -> None:
-        self._net.conns.discard(conn)
+    def _new_connection(self) -> Connection:
+        return Connection(self, self._net.conns)
 
     # -- fault hooks -------------------------------------------------------------------------------
     def _set_listening(self, listening: bool) -> None:
