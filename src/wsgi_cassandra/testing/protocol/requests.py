@@ -15,7 +15,7 @@ from ._wire import UNSET_VALUE, Malformed, Reader, UnsetValue, Value
 
 __all__ = [
     "UNSET_VALUE",
-    "Batch",
+    "BatchRequest",
     "Malformed",
     "QueryParams",
     "Reader",
@@ -61,7 +61,7 @@ class QueryParams:
 
 
 @dataclass(frozen=True)
-class Batch:
+class BatchRequest:
     batch_type: int  # 0 logged, 1 unlogged, 2 counter
     statements: list[tuple[str | bytes, Sequence[Value]]]
     consistency: int
@@ -135,7 +135,7 @@ def prepare(r: Reader, version: int) -> tuple[str, str | None]:
     return text, keyspace
 
 
-def batch(r: Reader, version: int) -> Batch:
+def batch(r: Reader, version: int) -> BatchRequest:
     batch_type = r.byte()
     if batch_type > 2:
         raise Malformed(f"Invalid BATCH message type {batch_type}")
@@ -158,7 +158,7 @@ def batch(r: Reader, version: int) -> Batch:
     keyspace = r.string() if version >= 5 and flags & _KEYSPACE else None
     if version >= 5 and flags & _NOW_IN_SECONDS:
         r.int32()
-    return Batch(batch_type, statements, consistency, keyspace, serial)
+    return BatchRequest(batch_type, statements, consistency, keyspace, serial)
 
 
 def startup(r: Reader) -> dict[str, str]:
