@@ -138,9 +138,10 @@ def engine_error(exc: CQLError) -> enc.ErrorMessage:
 
 def _engine_values(values: decode.Values) -> Sequence[Any] | Mapping[str, Any] | None:
     """Bound values for the engine: bytes, None, or the engine's ``UNSET`` where the client sent "unset"."""
-    if not values:
-        return values
     unset = decode.UNSET_VALUE
     if isinstance(values, dict):
-        return {name: UNSET if value is unset else value for name, value in values.items()}
-    return [UNSET if value is unset else value for value in values]
+        if unset in values.values():
+            return {name: UNSET if value is unset else value for name, value in values.items()}
+    elif values and unset in values:  # a C-level scan: the common case (nothing unset) copies nothing
+        return [UNSET if value is unset else value for value in values]
+    return values
