@@ -126,6 +126,12 @@ def _resolve_udt(spec: TypeSpec, user_types: Mapping[str, Any]) -> ColumnType:
         return ColumnType(
             user_types[spec.name], f"frozen<{spec.name}>" if spec.frozen else spec.name, spec.frozen, spec
         )
+    if spec.name == "tuple" and spec.params:
+        # A tuple freezes what it holds (Cassandra's RawTuple.freeze()), and is frozen itself.
+        params = [resolve(p, user_types) for p in spec.params]
+        texts = [f"frozen<{p.text}>" if p.spec.name in user_types and not p.frozen else p.text for p in params]
+        cqltype = cqltypes.TupleType.apply_parameters([p.cqltype for p in params])
+        return ColumnType(cqltype, f"frozen<tuple<{', '.join(texts)}>>", True, spec)
     cls, arity = _COLLECTIONS.get(spec.name, (None, 0))
     if cls is None or len(spec.params) != arity:
         return resolve(type(spec)(spec.name, (), spec.frozen))  # raises the usual error
