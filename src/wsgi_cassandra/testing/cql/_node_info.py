@@ -1,6 +1,6 @@
 """One node of the emulated cluster, as the engine needs to know it to answer system tables.
 
-The protocol layer owns the sockets; the engine only needs the facts a real node would report about
+The server runtime owns the sockets; the engine only needs the facts a real node would report about
 itself (``system.local``) and about the others (``system.peers`` / ``system.peers_v2``).
 """
 
