@@ -216,3 +216,12 @@ def test_the_private_name_check_finds_them(tmp_path: Path, monkeypatch: pytest.M
         f"from {SERVER}._node import _bind",
         "obj._secret",
     ]
+
+
+def test_module_names_do_not_repeat() -> None:
+    """One name, one module: ``x.py`` and ``_x.py`` in two places of the package would be two things called x."""
+    seen: dict[str, list[str]] = {}
+    for name, path in MODULES.items():
+        if path.name not in ("__init__.py", "__main__.py"):
+            seen.setdefault(path.stem.lstrip("_"), []).append(name)
+    assert {short: names for short, names in seen.items() if len(names) > 1} == {}
