@@ -15,11 +15,11 @@ import pytest
 from cassandra import InvalidRequest as DriverInvalidRequest
 from cassandra.metadata import SchemaParserV3, SchemaParserV4, get_schema_parser
 
-from wsgi_cassandra.testing import errors
+from wsgi_cassandra.testing import cql
 from wsgi_cassandra.testing.cql import Engine, NodeInfo
 
 if TYPE_CHECKING:
-    from wsgi_cassandra.testing.results import Rows
+    from wsgi_cassandra.testing.cql import Rows
 
 NODES = [
     NodeInfo("127.0.0.1", 9042, uuid.UUID(int=1), ("-9223372036854775808",)),
@@ -57,7 +57,7 @@ class EngineConnection:
         for message in messages:
             try:
                 result = run(self.engine, message.query)
-            except errors.InvalidRequest as exc:
+            except cql.InvalidRequest as exc:
                 out.append((False, DriverInvalidRequest(exc.message)))
                 continue
             rows = [[d[c.name] for c in result.columns] for d in as_dicts(result)]
@@ -178,9 +178,9 @@ def test_peers_list_every_other_node_and_schema_version_moves() -> None:
 
 def test_peers_v2_is_unconfigured_under_3_11() -> None:
     engine = make_engine("3.11.16")
-    with pytest.raises(errors.InvalidRequest, match="unconfigured table peers_v2"):
+    with pytest.raises(cql.InvalidRequest, match="unconfigured table peers_v2"):
         run(engine, "SELECT * FROM system.peers_v2")
-    with pytest.raises(errors.InvalidRequest, match="system_virtual_schema"):
+    with pytest.raises(cql.InvalidRequest, match="system_virtual_schema"):
         run(engine, "SELECT * from system_virtual_schema.keyspaces")
 
 

@@ -2,7 +2,8 @@
 
 ``sync_table`` reads the schema back through the driver's metadata and issues CREATE TABLE, CREATE TYPE,
 CREATE INDEX and ALTER TABLE ADD for a model that gained a column; then the app creates, reads (by key, through
-an index, page by page), updates, counts and deletes rows, with TTLs, IF NOT EXISTS and batches.
+an index, page by page), updates, counts and deletes rows, with TTLs, IF NOT EXISTS, conditions (``iff``), user-defined
+type values and batches.
 """
 
 from __future__ import annotations
@@ -47,6 +48,15 @@ class UserWithAge(models.Model):
     age = columns.Integer()
 
 
+class Route(models.Model):
+    """UDT values inside a collection and a tuple, written and read through the model."""
+
+    name = columns.Text(primary_key=True)
+    stops = columns.List(columns.UserDefinedType(Address))
+    by_label = columns.Map(columns.Text(), columns.UserDefinedType(Address))
+    start = columns.Tuple(columns.Text(), columns.UserDefinedType(Address))
+
+
 class PageViews(models.Model):
     page = columns.Text(primary_key=True)
     views = columns.Counter()
@@ -65,7 +75,7 @@ def app(cql_server: CQLServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[CQLS
     connection.setup([cql_server.host], "app", port=cql_server.port, protocol_version=5)
     try:
         management.create_keyspace_simple("app", 1)
-        for model in (User, UserWithAge, UserWithAge, PageViews, Event):  # twice: a second sync changes nothing
+        for model in (User, UserWithAge, UserWithAge, PageViews, Event, Route):  # twice: a second sync changes nothing
             management.sync_table(model)
         yield cql_server
     finally:
@@ -116,6 +126,45 @@ def test_if_not_exists_refuses_a_second_insert(app: CQLServer) -> None:
     with pytest.raises(LWTException):
         UserWithAge.if_not_exists().create(id=user.id, email="other@example.com", name="D")
     assert UserWithAge.get(id=user.id).email == "c@example.com"
+
+
+def test_iff_applies_only_when_the_condition_holds(app: CQLServer) -> None:
+    user = UserWithAge.create(email="e@example.com", name="E", age=20)
+    UserWithAge.objects(id=user.id).iff(age=20).update(age=21)
+    assert UserWithAge.get(id=user.id).age == 21
+    with pytest.raises(LWTException) as refused:
+        UserWithAge.objects(id=user.id).iff(age=20).update(age=99)
+    assert refused.value.existing == {"[applied]": False, "age": 21}  # Cassandra's answer: the current value
+    assert UserWithAge.get(id=user.id).age == 21
+
+    user = UserWithAge.get(id=user.id)
+    user.iff(name="E").update(name="Eve")
+    assert UserWithAge.get(id=user.id).name == "Eve"
+    with pytest.raises(LWTException):
+        user.iff(name="nobody").delete()
+    assert UserWithAge.objects.filter(id=user.id).count() == 1
+    user.iff(name="Eve").delete()
+    assert UserWithAge.objects.filter(id=user.id).count() == 0
+
+
+def test_udt_values_are_written_and_read_back(app: CQLServer) -> None:
+    user = UserWithAge.create(email="u@example.com", name="U", home=Address(street="1 Main St", zip=12345))
+    home = UserWithAge.get(id=user.id).home
+    assert (home.street, home.zip) == ("1 Main St", 12345)
+    UserWithAge.objects(id=user.id).update(home=Address(street="2 Side St"))
+    home = UserWithAge.get(id=user.id).home
+    assert (home.street, home.zip) == ("2 Side St", None)
+    assert rows(f"SELECT home.street, home.zip FROM app.users WHERE id = {user.id}") == [("2 Side St", None)]
+    assert User.get(id=user.id).home.street == "2 Side St"  # the model from before the column was added
+
+    a, b = Address(street="A", zip=1), Address(street="B", zip=2)
+    Route.create(name="r", stops=[a, b], by_label={"home": a}, start=("depot", b))
+    route = Route.get(name="r")
+    assert [(s.street, s.zip) for s in route.stops] == [("A", 1), ("B", 2)]
+    assert {k: (v.street, v.zip) for k, v in route.by_label.items()} == {"home": ("A", 1)}
+    assert (route.start[0], route.start[1].street) == ("depot", "B")
+    Route.objects(name="r").update(stops__append=[Address(street="C", zip=3)])
+    assert [s.street for s in Route.get(name="r").stops] == ["A", "B", "C"]
 
 
 def test_counters(app: CQLServer) -> None:

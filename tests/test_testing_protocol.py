@@ -10,6 +10,7 @@ import io
 import socket
 import struct
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,9 +31,11 @@ from cassandra.protocol import (
 )
 from cassandra.segment import SegmentCodec
 
-from wsgi_cassandra.testing import CQLServer, errors, segments, typecodes
-from wsgi_cassandra.testing import encode as enc
-from wsgi_cassandra.testing.faults import build_error
+from wsgi_cassandra.testing import CQLServer
+from wsgi_cassandra.testing.cql import AlreadyExists, Column, Engine, NodeInfo
+from wsgi_cassandra.testing.protocol import responses as enc
+from wsgi_cassandra.testing.protocol import segments
+from wsgi_cassandra.testing.server import ERROR_NAMES, build_error, engine_error
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -333,26 +336,63 @@ def test_pack_puts_whole_frames_in_self_contained_segments(sizes: list[int], seg
 )
 @pytest.mark.parametrize("version", [3, 4, 5])
 def test_type_options_decode_to_the_same_driver_type(cqltype: Any, version: int) -> None:
-    decoded = ResultMessage.read_type(io.BytesIO(typecodes.option(cqltype, version)), {})
+    opcode, body = enc.rows([Column("ks", "t", "c", cqltype)], [], version)
+    result = ResultMessage.recv_body(io.BytesIO(body), version, {}, None, None)
+    ((_, _, name, decoded),) = result.column_metadata
+    assert (opcode, name) == (0x08, "c")
     expected = cqltype.cql_parameterized_type().replace("text", "varchar")  # a node sends UTF8Type as varchar
     assert decoded.cql_parameterized_type() == expected
 
 
-@pytest.mark.parametrize("name", sorted(errors.ERRORS_BY_NAME))
-def test_every_error_class_decodes_to_the_driver_error_with_its_fields(name: str) -> None:
-    exc = build_error(name, "boom")
+@pytest.mark.parametrize("name", ERROR_NAMES)
+def test_every_error_name_decodes_to_the_driver_error_with_its_fields(name: str) -> None:
+    exc = build_error(name, "boom", query_id=b"\x01\x02")
     opcode, body = enc.error(exc)
     msg = ErrorMessage.recv_body(io.BytesIO(body), 5)
     assert (opcode, msg.code, msg.message) == (0x00, exc.code, "boom")
-    if isinstance(exc, errors.ReadTimeout):
+    assert type(msg).__name__ == DRIVER_ERRORS[name]
+    if name == "read_timeout":
         assert msg.info == {
             "consistency": 1,
             "received_responses": 0,
             "required_responses": 1,
             "data_retrieved": False,
         }
-    if isinstance(exc, errors.Unavailable):
+    if name == "unavailable":
         assert msg.info == {"consistency": 1, "required_replicas": 1, "alive_replicas": 0}
+    if name == "unprepared":
+        assert msg.info == b"\x01\x02"
+
+
+# What the driver decodes each injected error as (cassandra.protocol's ErrorMessage subclasses).
+DRIVER_ERRORS = {
+    "server_error": "ServerError",
+    "protocol_error": "ProtocolException",
+    "bad_credentials": "BadCredentials",
+    "unavailable": "UnavailableErrorMessage",
+    "overloaded": "OverloadedErrorMessage",
+    "is_bootstrapping": "IsBootstrappingErrorMessage",
+    "truncate_error": "TruncateError",
+    "write_timeout": "WriteTimeoutErrorMessage",
+    "read_timeout": "ReadTimeoutErrorMessage",
+    "syntax_error": "SyntaxException",
+    "unauthorized": "UnauthorizedErrorMessage",
+    "invalid": "InvalidRequestException",
+    "config_error": "ConfigurationException",
+    "already_exists": "AlreadyExistsException",
+    "unprepared": "PreparedQueryNotFound",
+}
+
+
+def test_engine_errors_are_answered_with_their_code() -> None:
+    engine, node = Engine(), NodeInfo("127.0.0.1", 9042, uuid.uuid4(), ("0",))
+    create = "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}"
+    engine.execute(create, keyspace=None, node=node, protocol_version=5)
+    with pytest.raises(AlreadyExists) as caught:
+        engine.execute(create, keyspace=None, node=node, protocol_version=5)
+    _, body = enc.error(engine_error(caught.value))
+    msg = ErrorMessage.recv_body(io.BytesIO(body), 5)
+    assert (type(msg).__name__, msg.info) == ("AlreadyExistsException", {"keyspace": "ks", "table": ""})
 
 
 def test_wait_for_is_bounded(server: CQLServer) -> None:

@@ -12,13 +12,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .cluster import CQLCluster
-    from .process import ServerProcess
-    from .server import CQLServer, CQLServerError
+    from .server import CQLCluster, CQLServer, CQLServerError, ServerProcess
 
 __all__ = ["CQLCluster", "CQLServer", "CQLServerError", "ServerProcess"]
 
-_WHERE = {"CQLCluster": ".cluster", "ServerProcess": ".process", "CQLServer": ".server", "CQLServerError": ".server"}
+_WHERE = {name: ".server" for name in __all__}
 
 
 def __getattr__(name: str) -> Any:

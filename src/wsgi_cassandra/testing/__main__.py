@@ -13,8 +13,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from .cluster import CQLCluster
-from .server import DEFAULT_RELEASE, CQLServer, CQLServerError
+from .server import DEFAULT_RELEASE, CQLCluster, CQLServer, CQLServerError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -17,8 +17,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from .cluster import CQLCluster
-    from .server import CQLServer
+    from .server import CQLCluster, CQLServer
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ def cql_server() -> Iterator[CQLServer]:
 @pytest.fixture
 def cql_cluster() -> Iterator[CQLCluster]:
     """A started 3-node CQL test cluster (127.0.0.1-3, one port), stopped after the test."""
-    from .cluster import CQLCluster
+    from .server import CQLCluster
 
     with CQLCluster(nodes=3) as cluster:
         yield cluster

@@ -1,0 +1,191 @@
+"""Schema statements against the catalog: CREATE/DROP KEYSPACE and TABLE, TRUNCATE, USE (ALTER: ``_alter``).
+
+Validation and messages follow Cassandra 4 so that application code handling, say, ``AlreadyExists``
+behaves here as against a real cluster. Every schema change gives the catalog a new schema version,
+which all nodes report at once (they share one catalog), so the driver's schema agreement is immediate.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Union
+
+from .._errors import AlreadyExists, ConfigError, CQLSyntaxError, InvalidRequest, Unauthorized
+from .._results import SchemaChange, SetKeyspace, Void
+from ..system._schema_tables import default_options
+from ._catalog import ColumnDef, KeyspaceDef, TableDef, ordered_columns
+from ._user_types import resolve_in
+
+if TYPE_CHECKING:
+    from .._ast import CreateKeyspace, CreateTable, DropKeyspace, DropTable, Truncate, Use
+    from .._context import State
+
+_PREFIX = "org.apache.cassandra.locator."
+Result = Union[SchemaChange, SetKeyspace, Void]
+
+
+def use(state: State, stmt: Use) -> SetKeyspace:
+    return SetKeyspace(state.catalog.keyspace(stmt.keyspace).name)
+
+
+def user_keyspace(state: State, name: str) -> KeyspaceDef:
+    ks = state.catalog.keyspace(name)
+    if ks.system:
+        raise Unauthorized(f"{name} keyspace is not user-modifiable.")
+    return ks
+
+
+def replication(options: dict[str, str]) -> dict[str, str]:
+    options = dict(options)
+    strategy = options.pop("class", None)
+    if not strategy:
+        raise ConfigError("Missing replication strategy class")
+    short = strategy[len(_PREFIX) :] if strategy.startswith(_PREFIX) else strategy
+    if short == "SimpleStrategy":
+        if set(options) != {"replication_factor"}:
+            raise ConfigError("SimpleStrategy requires a replication_factor strategy option (and nothing else).")
+    elif short != "NetworkTopologyStrategy":
+        raise ConfigError(f"Unable to find replication strategy class '{strategy}'")
+    for key, value in options.items():
+        if not value.isdigit():
+            raise ConfigError(f"Replication factor must be non-negative integer; found {value} for {key}")
+    return {"class": _PREFIX + short, **options}
+
+
+def create_keyspace(state: State, stmt: CreateKeyspace) -> Result:
+    catalog = state.catalog
+    if stmt.name in catalog.keyspaces:
+        if stmt.if_not_exists:
+            return Void()
+        raise AlreadyExists(f"Keyspace '{stmt.name}' already exists", keyspace=stmt.name)
+    if stmt.name.startswith("system"):
+        raise InvalidRequest(f"Keyspace name must not start with 'system': {stmt.name}")
+    catalog.keyspaces[stmt.name] = KeyspaceDef(stmt.name, replication(stmt.replication), stmt.durable_writes)
+    catalog.changed()
+    return SchemaChange("CREATED", "KEYSPACE", stmt.name)
+
+
+def drop_keyspace(state: State, stmt: DropKeyspace) -> Result:
+    ks = state.catalog.keyspaces.get(stmt.name)
+    if ks is None:
+        if stmt.if_exists:
+            return Void()
+        raise InvalidRequest(f"Keyspace '{stmt.name}' doesn't exist")
+    user_keyspace(state, stmt.name)
+    for table in ks.tables.values():
+        state.data.pop(table.id, None)
+    del state.catalog.keyspaces[stmt.name]
+    state.catalog.changed()
+    return SchemaChange("DROPPED", "KEYSPACE", stmt.name)
+
+
+def create_table(state: State, stmt: CreateTable, keyspace: str | None) -> Result:
+    ks_name = stmt.table.keyspace or keyspace
+    if ks_name is None:
+        raise InvalidRequest("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename")
+    ks = user_keyspace(state, ks_name)
+    name = stmt.table.name
+    if name in ks.tables:
+        if stmt.if_not_exists:
+            return Void()
+        raise AlreadyExists(f"Table '{ks_name}.{name}' already exists", keyspace=ks_name, table=name)
+    table = TableDef(ks_name, name, ordered_columns(_columns(stmt, ks)), merge_options(state, stmt.options))
+    ks.tables[name] = table
+    state.catalog.changed()
+    return SchemaChange("CREATED", "TABLE", ks_name, name)
+
+
+def _columns(stmt: CreateTable, ks: KeyspaceDef) -> list[ColumnDef]:
+    types: dict[str, Any] = {}
+    for name, spec in stmt.columns:
+        if name in types:
+            raise InvalidRequest(f"Multiple definition of identifier {name}")
+        types[name] = resolve_in(ks, spec)
+    key = list(stmt.partition_key) + list(stmt.clustering)
+    for name in key:
+        if name not in types:
+            raise InvalidRequest(f"Unknown definition {name} referenced in PRIMARY KEY")
+        if key.count(name) > 1:
+            raise InvalidRequest(f"Duplicate definition for {name} in PRIMARY KEY")
+        ctype = types[name]
+        if ctype.is_collection and not ctype.frozen:
+            raise InvalidRequest(f"Invalid non-frozen collection type for PRIMARY KEY component {name}")
+        if ctype.spec.name in ks.types and not ctype.frozen:
+            raise InvalidRequest(f"Invalid non-frozen user-defined type for PRIMARY KEY component {name}")
+        if ctype.is_counter:
+            raise InvalidRequest(f"counter type is not supported for PRIMARY KEY column '{name}'")
+    for name in stmt.static:
+        if name in key:
+            raise InvalidRequest(f"Static column {name} cannot be part of the PRIMARY KEY")
+        if not stmt.clustering:
+            raise InvalidRequest(
+                "Static columns are only useful (and thus allowed) if the table has at least one clustering column"
+            )
+    counters = {types[n].is_counter for n in types if n not in key}
+    if len(counters) > 1:
+        raise InvalidRequest("Cannot mix counter and non counter columns in the same table")
+    desc: dict[str, bool] = {}
+    for i, (name, is_desc) in enumerate(stmt.clustering_order):
+        if name not in stmt.clustering:
+            raise InvalidRequest("Only clustering key columns can be defined in CLUSTERING ORDER directive")
+        if stmt.clustering.index(name) != i:
+            raise InvalidRequest(
+                "The order of columns in the CLUSTERING ORDER directive must be the one of the clustering key"
+            )
+        desc[name] = is_desc
+    columns = []
+    for name, ctype in types.items():
+        if name in stmt.partition_key:
+            columns.append(ColumnDef(name, ctype, "partition_key", stmt.partition_key.index(name)))
+        elif name in stmt.clustering:
+            columns.append(ColumnDef(name, ctype, "clustering", stmt.clustering.index(name), desc.get(name, False)))
+        else:
+            columns.append(ColumnDef(name, ctype, "static" if name in stmt.static else "regular", -1))
+    return columns
+
+
+def merge_options(state: State, given: dict[str, object], base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``base`` (a new table's defaults when None) with the options of a CREATE/ALTER TABLE ... WITH."""
+    options = dict(base) if base is not None else default_options(not state.release_version.startswith(("2.", "3.")))
+    for name, value in given.items():
+        if name not in options or name == "extensions":
+            raise CQLSyntaxError(f"Unknown property '{name}'")
+        default = options[name]
+        try:
+            if isinstance(default, bool):
+                options[name] = str(value).lower() == "true"
+            elif isinstance(default, (int, float)):
+                options[name] = type(default)(str(value))
+            elif isinstance(default, dict):
+                if not isinstance(value, dict):
+                    raise ValueError(value)
+                options[name] = {str(k): str(v) for k, v in value.items()}
+            else:
+                options[name] = str(value)
+        except ValueError:
+            raise ConfigError(f"Invalid value for property '{name}': {value!r}") from None
+    return options
+
+
+def drop_table(state: State, stmt: DropTable, keyspace: str | None) -> Result:
+    ks_name = stmt.table.keyspace or keyspace
+    if ks_name is None:
+        raise InvalidRequest("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename")
+    ks = state.catalog.keyspaces.get(ks_name)
+    table = ks.tables.get(stmt.table.name) if ks is not None else None
+    if ks is None or table is None:
+        if stmt.if_exists:
+            return Void()
+        raise InvalidRequest(f"Table '{ks_name}.{stmt.table.name}' doesn't exist")
+    user_keyspace(state, ks_name)
+    del ks.tables[table.name]
+    state.data.pop(table.id, None)
+    state.catalog.changed()
+    return SchemaChange("DROPPED", "TABLE", ks_name, table.name)
+
+
+def truncate(state: State, stmt: Truncate, keyspace: str | None) -> Result:
+    table: TableDef = state.catalog.table(stmt.table.keyspace or keyspace, stmt.table.name)
+    if table.virtual_rows is not None or table.keyspace.startswith("system"):
+        raise Unauthorized(f"{table.keyspace} keyspace is not user-modifiable.")
+    state.data.pop(table.id, None)
+    return Void()
