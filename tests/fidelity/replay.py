@@ -2,12 +2,11 @@
 
 ``corpus.cql`` holds cases of ordinary application CQL; ``recorded-cassandra-4.0.jsonl`` is what a genuine
 Cassandra 4.0 node answered to each statement (through cassandra-driver, protocol v5, simple statements,
-``fetch_size=100``). ``known_differences.txt`` lists the statements (``case:i  reason``) where the test server
-still answers differently; the replay test fails on any other difference and on any listed statement that now
-matches, so the list only ever shrinks.
+``fetch_size=100``). The replay test fails on any statement whose outcome differs: there is no list of
+exemptions.
 
     python -m tests.fidelity.replay                  # replay, print every difference and the match count
-    python -m tests.fidelity.replay --write-known    # rewrite known_differences.txt from this run
+    python -m tests.fidelity.replay --case udt       # only the differences of one case
 
 Corpus format: a case starts with ``-- case: NAME``; a statement ends with ``;`` at the end of a line and may
 carry flags in a trailing comment (``-- volatile``: compare names, types and row count; ``-- unordered``: rows
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "corpus.cql"
 RECORDING = HERE / "recorded-cassandra-4.0.jsonl"
-KNOWN = HERE / "known_differences.txt"
 RELEASE = "4.0.11"
 SCHEMA = "@schema "
 
@@ -206,34 +204,9 @@ def show(rec: Record | None, width: int = 400) -> str:
     return f"{rec['columns']} {rec['types']} {body[:width]}"
 
 
-def summary(rec: Record) -> str:
-    """A one-line reason for the known-differences list."""
-    if "schema" in rec:
-        return "schema export differs"
-    if "error" in rec:
-        message = " ".join(rec["message"].split())
-        message = re.sub(r"^<?Error from server: code=\w+ \[[^]]*\] message=", "", message)
-        return f"{rec['error']}: {message[:80]}"
-    if rec.get("result") == "void":
-        return "void"
-    return f"{len(rec.get('rows', []))} rows of {', '.join(rec['types'])}"
-
-
 def load_recording(path: Path = RECORDING) -> dict[str, Record]:
     with path.open(encoding="utf-8") as f:
         return {f"{r['case']}:{r['i']}": r for r in map(json.loads, f)}
-
-
-def load_known(path: Path = KNOWN) -> dict[str, str]:
-    """``case:i`` -> reason, from the committed list (``#`` starts a comment line)."""
-    known: dict[str, str] = {}
-    if not path.exists():
-        return known
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            key, _, reason = line.strip().partition(" ")
-            known[key] = reason.strip()
-    return known
 
 
 @dataclass
@@ -241,12 +214,6 @@ class Comparison:
     total: int
     matching: list[str]
     differing: dict[str, tuple[Record, Record | None]]
-
-    def unexpected(self, known: dict[str, str]) -> list[str]:
-        return [k for k in self.differing if k not in known]
-
-    def fixed(self, known: dict[str, str]) -> list[str]:
-        return [k for k in known if k not in self.differing]
 
     def line(self) -> str:
         return f"fidelity: {len(self.matching)} of {self.total} match"
@@ -281,22 +248,8 @@ def run_on_test_server() -> Comparison:
     return compare(load_recording(), ours)
 
 
-def write_known(result: Comparison, path: Path = KNOWN) -> None:
-    old = load_known(path)
-    lines = [
-        "# Statements of corpus.cql where the test server still answers differently from Cassandra 4.0.",
-        "# One `case:i reason` a line; regenerate with `python -m tests.fidelity.replay --write-known`.",
-        "# The replay test fails on a difference not listed here and on a listed statement that now matches.",
-    ]
-    for k, (real, ours) in result.differing.items():
-        reason = old.get(k) or f"real {summary(real)} | ours {summary(ours) if ours else 'missing'}"
-        lines.append(f"{k} {reason}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.fidelity.replay", description=__doc__.split("\n")[0])
-    parser.add_argument("--write-known", action="store_true", help="rewrite known_differences.txt from this run")
     parser.add_argument("--case", help="print only the differences of this case")
     args = parser.parse_args(argv)
     result = run_on_test_server()
@@ -309,10 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases[case][0] += k in result.matching
     print("\n".join(f"  {case}: {a}/{n}" for case, (a, n) in cases.items()))
     print(result.line())
-    if args.write_known:
-        write_known(result)
-        print(f"wrote {KNOWN} ({len(result.differing)} statements)")
-    return 0
+    return 1 if result.differing else 0
 
 
 if __name__ == "__main__":
