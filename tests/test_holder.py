@@ -267,6 +267,82 @@ def test_host_watch_serialises_a_host_going_down_with_another_coming_up() -> Non
     assert proc.live is connected  # b is up: the session is live
 
 
+class ObservedLock:
+    """A lock that tells whether an acquirer had to wait (``contended``) and when it was released."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.contended, self.released, self.moved = threading.Event(), threading.Event(), threading.Event()
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self.contended.set()
+            self.moved.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        self.released.set()
+        self.moved.set()
+
+
+def test_a_host_event_racing_shutdown_never_hands_the_closed_cluster_back() -> None:
+    """``on_up`` has checked that the state is still connected; ``shutdown()`` runs before it writes ``live``.
+
+    Forced: reading ``live`` (between the check and the write) runs ``shutdown()`` in another thread and
+    waits until it either finished taking the session away or is waiting for the watch to finish."""
+    a = FakeHost("a", True)
+    connected = connected_to(FakeCluster([a]))
+    watching = threading.current_thread()
+    closers: list[threading.Thread] = []
+
+    class RaceOnRead(ProcessState):
+        _live: Connected | None = None
+
+        @property  # type: ignore[override]
+        def live(self) -> Connected | None:
+            if threading.current_thread() is watching and not closers:
+                closers.append(threading.Thread(target=holder.shutdown, args=(10,)))
+                closers[0].start()
+                assert lock.moved.wait(10)  # shutdown() has run, or waits for our lock
+            return self._live
+
+        @live.setter
+        def live(self, value: Connected | None) -> None:
+            self._live = value
+
+    holder = SessionHolder(refused)
+    proc = holder.state = RaceOnRead(os.getpid())
+    proc.lock = lock = ObservedLock()  # type: ignore[assignment]
+    proc.connected = connected
+    watch = HostWatch(proc, connected)
+    watch.on_up(a)
+    assert closers
+    closers[0].join(10)
+    assert not closers[0].is_alive()
+    assert proc.live is None
+    assert holder.current() is None  # the middleware answers 503, not a request on a closed Cluster
+    assert connected.cluster.shutdowns == 1  # type: ignore[attr-defined]
+    assert lock.contended.is_set()  # shutdown() waited for the watch's check-and-write, then cleared it
+
+
+def test_host_watch_never_hands_the_session_out_once_stopping() -> None:
+    """The exit hook stopped the holder (``stop`` set, the session left up): a host coming back changes
+    nothing; a host going down still takes the session away."""
+    a = FakeHost("a", False)
+    proc = ProcessState(os.getpid())
+    proc.connected = connected = connected_to(FakeCluster([a]))
+    watch = HostWatch(proc, connected)
+    proc.stop.set()
+    a.is_up = True
+    watch.on_up(a)
+    assert proc.live is None
+    proc.live = connected
+    a.is_up = False
+    watch.on_down(a)
+    assert proc.live is None
+
+
 # --- shutdown: closed means closed -----------------------------------------------------------------------
 
 

@@ -465,13 +465,19 @@ class HostWatch:
         self._lock = threading.Lock()
 
     def _refresh(self, changed: Any, up: bool) -> None:
+        proc = self.state
         with self._lock:
             hosts = self._connected.cluster.metadata.all_hosts()
             any_up = up or any(host.is_up for host in hosts if host is not changed)
-            if self.state.connected is not self._connected:
-                return  # shut down or replaced meanwhile
-            was_live = self.state.live is not None
-            self.state.live = self._connected if any_up else None
+            # Checked and written under the lock that shutdown() clears ``live`` under: otherwise a host event
+            # racing shutdown() would hand a closing Cluster back to requests (a 500 instead of a 503).
+            with proc.lock:
+                if proc.connected is not self._connected:
+                    return  # shut down or replaced meanwhile
+                if any_up and proc.stop.is_set():
+                    return  # stopping (shutdown, or the exit hook): the session is never handed out again
+                was_live = proc.live is not None
+                proc.live = self._connected if any_up else None
         if self._recovery is not None and any_up:
             self._recovery.host_up()  # recovery.py: stop probing
         elif self._recovery is not None:
