@@ -347,11 +347,9 @@ class SessionHolder:
     def _stop_connecting(self) -> None:
         """Close for good and stop every connect of this process -- the attempt in flight, the driver's
         reconnections -- without waiting and without shutting the session down (see the exit hooks)."""
-        proc = self.state
+        proc = self._own_state()  # never an inherited state's lock (see _own_state)
         with proc.lock:
             self.closed = True
-            if proc.pid != os.getpid():
-                return
             proc.stop.set()
             connected, thread = proc.connected, proc.thread
         self._abort_attempt(proc, thread)
@@ -361,6 +359,13 @@ class SessionHolder:
             _fail_opening_connections(proc, connected)
 
     # --- internals ---------------------------------------------------------------------------------------
+
+    def _own_state(self) -> ProcessState:
+        """This process's state, adopted if need be. In a forked child the inherited state's lock is the
+        parent's: another thread of the parent may have held it at the fork, and then it stays locked for
+        good in the child -- so whatever takes a state's lock takes this one's, never the inherited one's."""
+        proc = self.state
+        return proc if proc.pid == os.getpid() else self._adopt()
 
     def _adopt(self) -> ProcessState:
         """Called in a forked child: replace the inherited state with a fresh one, exactly once."""
@@ -614,7 +619,7 @@ def _close_all_at_exit() -> None:
     """At interpreter exit, even in a process where no connect ever started (so :func:`_shutdown_at_exit`
     was never registered): no request arriving while the interpreter exits starts a connect thread."""
     for holder in all_holders():
-        with holder.state.lock:
+        with holder._own_state().lock:  # in a forked child, not the parent's lock (it may be held for good)
             holder.closed = True
 
 
