@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 
@@ -16,6 +16,7 @@ from wsgi_cassandra.config import Settings
 from wsgi_cassandra.connect import Connected, Connector
 from wsgi_cassandra.driver import cluster_factory
 from wsgi_cassandra.exceptions import SessionUnavailable
+from wsgi_cassandra.fastconnect import fetch_keyspaces_in_background
 from wsgi_cassandra.holder import Backoff, HostWatch, ProcessState, SessionHolder
 
 if TYPE_CHECKING:
@@ -463,6 +464,66 @@ def test_the_exit_hook_closes_every_holder(monkeypatch: pytest.MonkeyPatch) -> N
     assert not thread.is_alive()
     assert holder.get(timeout=0.01) is None
     assert holder.state.thread is thread
+
+
+class SchemaReadCluster(FakeCluster):
+    """A background keyspace read waits for its answer until ``shutdown()`` closes the control connection
+    (``cut_short``, what the driver does) -- or, not cut short, until the test releases it."""
+
+    def __init__(self, *, cut_short: bool) -> None:
+        super().__init__()
+        self.cut_short, self.is_shutdown = cut_short, False
+        self.reading, self.answer = threading.Event(), threading.Event()
+
+    def refresh_keyspace_metadata(self, name: str) -> None:
+        self.reading.set()
+        self.answer.wait(30)
+        raise ConnectionError("the control connection was closed")
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.is_shutdown = True
+        if self.cut_short:
+            self.answer.set()
+
+
+def fetching_in_background(cluster: SchemaReadCluster) -> Callable[[int], Connected]:
+    """A connector that, like Connector with ``schema_metadata="background"``, leaves a fetch running."""
+
+    def connect(pid: int) -> Connected:
+        connected = connected_to(cluster)
+        connected.extras["metadata_fetch"] = fetch_keyspaces_in_background(cluster, ["shop"], pid)  # type: ignore[arg-type]
+        return connected
+
+    return connect
+
+
+def test_shutdown_waits_for_the_background_metadata_fetch_it_cut_short() -> None:
+    cluster = SchemaReadCluster(cut_short=True)
+    holder = SessionHolder(fetching_in_background(cluster))
+    connected = holder.get(timeout=10)
+    assert connected is not None
+    assert cluster.reading.wait(10)
+    fetch = connected.extras["metadata_fetch"]
+    assert holder.shutdown(timeout=10) is True
+    assert not fetch.is_alive()  # ended before shutdown() returned, not some time after
+
+
+def test_shutdown_reports_a_background_metadata_fetch_it_could_not_stop(caplog: pytest.LogCaptureFixture) -> None:
+    cluster = SchemaReadCluster(cut_short=False)
+    holder = SessionHolder(fetching_in_background(cluster))
+    connected = holder.get(timeout=10)
+    assert connected is not None
+    assert cluster.reading.wait(10)
+    fetch = connected.extras["metadata_fetch"]
+    try:
+        assert holder.shutdown(timeout=0.2) is False  # waited for it, within the bound, and says so
+        assert "schema fetch was still running" in caplog.text
+    finally:
+        cluster.answer.set()
+        fetch.join(10)
+    assert not fetch.is_alive()
+    assert cluster.shutdowns == 1
 
 
 @pytest.fixture

@@ -291,9 +291,11 @@ class SessionHolder:
           ``connect_timeout``; on Linux also a TCP connect to a node that drops packets) are closed and it
           opens no new one, so the driver's executor threads are free at once -- ``Cluster.shutdown()``
           and the interpreter's exit both wait for those threads;
-        - it returns within the bound: ``True`` when the connect thread has ended and the Cluster is
-          closed, ``False`` when either was still busy at the deadline (the driver's threads are daemons:
-          the worker can exit anyway);
+        - the background schema metadata fetch (``schema_metadata="background"``) ends too: closing the
+          Cluster cuts its read short, and it is waited for within the same bound;
+        - it returns within the bound: ``True`` when the connect thread and the fetch have ended and the
+          Cluster is closed, ``False`` when one was still busy at the deadline (the driver's threads and
+          ours are daemons: the worker can exit anyway);
         - objects inherited from a parent process are never touched.
 
         So a worker's exit is bounded by ``shutdown_timeout`` even against a black-holed cluster,
@@ -323,7 +325,7 @@ class SessionHolder:
             )
             return False
         log.debug("pid %d: Cassandra cluster shut down", proc.pid)
-        return stopped
+        return _background_fetch_ended(proc, connected, deadline) and stopped
 
     def _stop_attempt(self, proc: ProcessState, thread: threading.Thread | None, deadline: float) -> bool:
         """Make the connect thread end before ``deadline``: abort the attempt in flight, then wait."""
@@ -409,6 +411,7 @@ class SessionHolder:
                     proc.connected = proc.live = connected
             if stopped:  # shut down while we were connecting: do not keep what we built
                 connected.cluster.shutdown()
+                _background_fetch_ended(proc, connected, time.monotonic() + self.shutdown_timeout)
                 proc.attempted.set()
                 return
             proc.error = None
@@ -531,6 +534,21 @@ def _fail_opening_connections(proc: ProcessState, connected: Connected) -> None:
     failed = connected.stop_connecting()
     if failed:
         log.debug("pid %d: closed %d Cassandra connection(s) still waiting for an answer", proc.pid, failed)
+
+
+def _background_fetch_ended(proc: ProcessState, connected: Connected, deadline: float) -> bool:
+    """Wait until ``deadline`` for the background schema metadata fetch (fastconnect.py) of a Cluster just
+    shut down, which cut its read in flight short; ``False`` if it still runs."""
+    fetch = connected.extras.get("metadata_fetch")
+    if fetch is None or fetch is threading.current_thread():
+        return True
+    fetch.join(max(0.0, deadline - time.monotonic()))
+    if fetch.is_alive():
+        log.warning(
+            "pid %d: the background Cassandra schema fetch was still running at the shutdown deadline", proc.pid
+        )
+        return False
+    return True
 
 
 def close_within(cluster: Any, timeout: float) -> bool:
