@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.target import Target
 from tests.support.wait import eventually
+from wsgi_cassandra.fastconnect import METADATA_THREAD_PREFIX
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -77,20 +78,28 @@ def _default_shutdown_bound() -> float:
 SCHEDULING_SLACK = 2.0
 
 
+# The threads SessionHolder.shutdown() ends within its bound, by name: the connect thread (holder.py), the
+# probe while every host is down (recovery.py), the background schema metadata fetch (fastconnect.py).
+SHUTDOWN_THREAD_PREFIXES = ("wsgi-cassandra-connect-", "wsgi-cassandra-recovery-", METADATA_THREAD_PREFIX)
+
+
 @pytest.fixture(autouse=True)
 def no_connect_thread_left() -> Iterator[None]:
-    """Every test shuts down what it connected: no wsgi-cassandra connect thread of this process outlives
-    it by more than the shutdown bound (waited for, bounded: a thread still ending is not a leak)."""
+    """Every test shuts down what it connected: no connect, recovery or metadata thread of wsgi-cassandra
+    outlives it by more than the shutdown bound (waited for, bounded: a thread still ending is not a leak)."""
     before = {t.ident for t in threading.enumerate()}
     yield
-    names = {f"wsgi-cassandra-connect-{os.getpid()}", f"wsgi-cassandra-recovery-{os.getpid()}"}  # recovery.py's too
 
     def left() -> list[threading.Thread]:
-        return [t for t in threading.enumerate() if t.name in names and t.ident not in before and t.is_alive()]
+        return [
+            t
+            for t in threading.enumerate()
+            if t.name.startswith(SHUTDOWN_THREAD_PREFIXES) and t.ident not in before and t.is_alive()
+        ]
 
     bound = _default_shutdown_bound() + SCHEDULING_SLACK
     ended = eventually(lambda: not left(), timeout=bound, step=0.02)
     assert ended, (
-        f"{len(left())} connect thread(s) still running {bound:.1f} s after the test "
-        "(the shutdown bound plus scheduling slack): a holder was not shut down"
+        f"{len(left())} thread(s) still running {bound:.1f} s after the test "
+        f"(the shutdown bound plus scheduling slack): {sorted(t.name for t in left())}; a holder was not shut down"
     )

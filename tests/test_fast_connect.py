@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -10,13 +11,17 @@ import pytest
 from tests.support.wait import wait_until
 from wsgi_cassandra import CassandraMiddleware, ConfigurationError
 from wsgi_cassandra.config import Settings
-from wsgi_cassandra.fastconnect import keyspaces_used, newest_stable_protocol
+from wsgi_cassandra.connect import Connector
+from wsgi_cassandra.driver import cluster_factory
+from wsgi_cassandra.fastconnect import METADATA_THREAD_PREFIX, keyspaces_used, newest_stable_protocol
+from wsgi_cassandra.holder import SessionHolder
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from tests.support.target import Target
     from wsgi_cassandra.connect import Connected
+    from wsgi_cassandra.testing import CQLServer
 
 
 def noop_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -224,3 +229,32 @@ def test_queries_go_to_a_replica_with_schema_deferred() -> None:
             assert len(coordinators) > 1  # the keys spread over several nodes, each read went to its owner
         finally:
             app.shutdown()
+
+
+# --- the background fetch is the holder's to stop -------------------------------------------------------
+
+
+def metadata_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(METADATA_THREAD_PREFIX) and t.is_alive()]
+
+
+@pytest.mark.integration
+def test_shutdown_ends_a_background_metadata_fetch_that_the_server_delays(cql_server: CQLServer) -> None:
+    """The fetch waits for a schema answer the server holds back for a minute (and the driver for as
+    long: ``connect_timeout`` 60 s); ``shutdown()`` must not leave it behind."""
+    settings = Settings.resolve(
+        {"contact_points": cql_server.host, "port": cql_server.port, "connect_timeout": 60, "protocol_version": 5},
+        {},
+    )
+    connector = Connector(cluster_factory(settings), schema_metadata="background", metadata_keyspaces=["system"])
+    holder = SessionHolder(connector, shutdown_timeout=5)
+    delayed = cql_server.faults.delay(60, query="system_schema", times=1000)
+    try:
+        assert holder.connect(timeout=30)
+        wait_until(lambda: delayed.remaining != 1000, timeout=10, what="the delayed schema query")
+        assert metadata_threads()  # fetching, in the background
+        assert holder.shutdown() is True
+        assert not metadata_threads()  # ended within the shutdown bound, not some time after it
+    finally:
+        cql_server.faults.clear()
+        holder.shutdown()

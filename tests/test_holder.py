@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 
@@ -16,6 +16,7 @@ from wsgi_cassandra.config import Settings
 from wsgi_cassandra.connect import Connected, Connector
 from wsgi_cassandra.driver import cluster_factory
 from wsgi_cassandra.exceptions import SessionUnavailable
+from wsgi_cassandra.fastconnect import fetch_keyspaces_in_background
 from wsgi_cassandra.holder import Backoff, HostWatch, ProcessState, SessionHolder
 
 if TYPE_CHECKING:
@@ -267,6 +268,82 @@ def test_host_watch_serialises_a_host_going_down_with_another_coming_up() -> Non
     assert proc.live is connected  # b is up: the session is live
 
 
+class ObservedLock:
+    """A lock that tells whether an acquirer had to wait (``contended``) and when it was released."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.contended, self.released, self.moved = threading.Event(), threading.Event(), threading.Event()
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self.contended.set()
+            self.moved.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+        self.released.set()
+        self.moved.set()
+
+
+def test_a_host_event_racing_shutdown_never_hands_the_closed_cluster_back() -> None:
+    """``on_up`` has checked that the state is still connected; ``shutdown()`` runs before it writes ``live``.
+
+    Forced: reading ``live`` (between the check and the write) runs ``shutdown()`` in another thread and
+    waits until it either finished taking the session away or is waiting for the watch to finish."""
+    a = FakeHost("a", True)
+    connected = connected_to(FakeCluster([a]))
+    watching = threading.current_thread()
+    closers: list[threading.Thread] = []
+
+    class RaceOnRead(ProcessState):
+        _live: Connected | None = None
+
+        @property  # type: ignore[override]
+        def live(self) -> Connected | None:
+            if threading.current_thread() is watching and not closers:
+                closers.append(threading.Thread(target=holder.shutdown, args=(10,)))
+                closers[0].start()
+                assert lock.moved.wait(10)  # shutdown() has run, or waits for our lock
+            return self._live
+
+        @live.setter
+        def live(self, value: Connected | None) -> None:
+            self._live = value
+
+    holder = SessionHolder(refused)
+    proc = holder.state = RaceOnRead(os.getpid())
+    proc.lock = lock = ObservedLock()  # type: ignore[assignment]
+    proc.connected = connected
+    watch = HostWatch(proc, connected)
+    watch.on_up(a)
+    assert closers
+    closers[0].join(10)
+    assert not closers[0].is_alive()
+    assert proc.live is None
+    assert holder.current() is None  # the middleware answers 503, not a request on a closed Cluster
+    assert connected.cluster.shutdowns == 1  # type: ignore[attr-defined]
+    assert lock.contended.is_set()  # shutdown() waited for the watch's check-and-write, then cleared it
+
+
+def test_host_watch_never_hands_the_session_out_once_stopping() -> None:
+    """The exit hook stopped the holder (``stop`` set, the session left up): a host coming back changes
+    nothing; a host going down still takes the session away."""
+    a = FakeHost("a", False)
+    proc = ProcessState(os.getpid())
+    proc.connected = connected = connected_to(FakeCluster([a]))
+    watch = HostWatch(proc, connected)
+    proc.stop.set()
+    a.is_up = True
+    watch.on_up(a)
+    assert proc.live is None
+    proc.live = connected
+    a.is_up = False
+    watch.on_down(a)
+    assert proc.live is None
+
+
 # --- shutdown: closed means closed -----------------------------------------------------------------------
 
 
@@ -387,6 +464,66 @@ def test_the_exit_hook_closes_every_holder(monkeypatch: pytest.MonkeyPatch) -> N
     assert not thread.is_alive()
     assert holder.get(timeout=0.01) is None
     assert holder.state.thread is thread
+
+
+class SchemaReadCluster(FakeCluster):
+    """A background keyspace read waits for its answer until ``shutdown()`` closes the control connection
+    (``cut_short``, what the driver does) -- or, not cut short, until the test releases it."""
+
+    def __init__(self, *, cut_short: bool) -> None:
+        super().__init__()
+        self.cut_short, self.is_shutdown = cut_short, False
+        self.reading, self.answer = threading.Event(), threading.Event()
+
+    def refresh_keyspace_metadata(self, name: str) -> None:
+        self.reading.set()
+        self.answer.wait(30)
+        raise ConnectionError("the control connection was closed")
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.is_shutdown = True
+        if self.cut_short:
+            self.answer.set()
+
+
+def fetching_in_background(cluster: SchemaReadCluster) -> Callable[[int], Connected]:
+    """A connector that, like Connector with ``schema_metadata="background"``, leaves a fetch running."""
+
+    def connect(pid: int) -> Connected:
+        connected = connected_to(cluster)
+        connected.extras["metadata_fetch"] = fetch_keyspaces_in_background(cluster, ["shop"], pid)  # type: ignore[arg-type]
+        return connected
+
+    return connect
+
+
+def test_shutdown_waits_for_the_background_metadata_fetch_it_cut_short() -> None:
+    cluster = SchemaReadCluster(cut_short=True)
+    holder = SessionHolder(fetching_in_background(cluster))
+    connected = holder.get(timeout=10)
+    assert connected is not None
+    assert cluster.reading.wait(10)
+    fetch = connected.extras["metadata_fetch"]
+    assert holder.shutdown(timeout=10) is True
+    assert not fetch.is_alive()  # ended before shutdown() returned, not some time after
+
+
+def test_shutdown_reports_a_background_metadata_fetch_it_could_not_stop(caplog: pytest.LogCaptureFixture) -> None:
+    cluster = SchemaReadCluster(cut_short=False)
+    holder = SessionHolder(fetching_in_background(cluster))
+    connected = holder.get(timeout=10)
+    assert connected is not None
+    assert cluster.reading.wait(10)
+    fetch = connected.extras["metadata_fetch"]
+    try:
+        assert holder.shutdown(timeout=0.2) is False  # waited for it, within the bound, and says so
+        assert "schema fetch was still running" in caplog.text
+    finally:
+        cluster.answer.set()
+        fetch.join(10)
+    assert not fetch.is_alive()
+    assert cluster.shutdowns == 1
 
 
 @pytest.fixture

@@ -271,5 +271,60 @@ def test_the_early_exit_hook_runs_before_concurrent_futures_joins_its_threads() 
     assert functions.index(lifecycle._stop_connecting_at_exit) > functions.index(python_exit)
 
 
+FORKED_CHILD_EXIT_BOUND = 30.0  # the child exits in milliseconds; without the fix it never does
+
+FORK_WHILE_LOCKED = textwrap.dedent(
+    """
+    import os, signal, sys, threading
+    from wsgi_cassandra import holder as lifecycle
+
+    def refused(pid):
+        raise ConnectionRefusedError("down")
+
+    holder = lifecycle.SessionHolder(refused)  # installs the fork hook and _close_all_at_exit
+    lifecycle._install_exit_hook()  # and the two hooks a connect thread installs
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with holder.state.lock:
+            held.set()
+            release.wait(60)
+
+    threading.Thread(target=hold, daemon=True).start()
+    assert held.wait(10)
+    child = os.fork()
+    if child == 0:
+        sys.exit(0)  # a normal interpreter exit: every exit hook runs, in the child
+    release.set()
+    statuses = []
+    waiter = threading.Thread(target=lambda: statuses.append(os.waitpid(child, 0)[1]))
+    waiter.start()
+    waiter.join(float(sys.argv[1]))
+    if not statuses:
+        os.kill(child, signal.SIGKILL)
+        waiter.join(10)
+        print("hung")
+    else:
+        print("exit", os.waitstatus_to_exitcode(statuses[0]))
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork()")
+def test_a_forked_child_exits_although_the_parent_held_the_state_lock_at_the_fork() -> None:
+    """The child inherits the state's lock as it was at the fork: held, for good. The exit hooks (the
+    early one, atexit's shutdown and close) must not take it: the child's exit status comes, bounded."""
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_WHILE_LOCKED, str(FORKED_CHILD_EXIT_BOUND)],
+        capture_output=True,
+        text=True,
+        env=server_env(),
+        timeout=FORKED_CHILD_EXIT_BOUND + 60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "exit 0", result.stderr
+
+
 def refused(pid: int) -> Connected:
     raise ConnectionRefusedError("down")

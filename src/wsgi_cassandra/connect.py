@@ -176,9 +176,7 @@ class Connector:
         except BaseException:
             cluster.shutdown()
             raise
-        if self.schema_metadata == "background":
-            fetch_keyspaces_in_background(cluster, keyspaces, pid)
-        return Connected(
+        connected = Connected(
             cluster=cluster,
             session=session,
             pid=pid,
@@ -186,6 +184,11 @@ class Connector:
             statements=prepared,
             stop_connecting=lambda: connections.refuse(_SHUTTING_DOWN, opening_only=True),
         )
+        if self.schema_metadata == "background":
+            fetch = fetch_keyspaces_in_background(cluster, keyspaces, pid)
+            if fetch is not None:  # the holder's shutdown() joins it (closing the Cluster cuts it short)
+                connected.extras["metadata_fetch"] = fetch
+        return connected
 
     def _ready(self, session: Session, pid: int) -> None:
         for step in self.setup:

@@ -35,6 +35,9 @@ __all__ = ["fetch_keyspaces", "fetch_keyspaces_in_background", "keyspaces_used",
 
 log = logging.getLogger(__name__)
 
+#: The background fetch thread's name, followed by the pid (the tests' thread guard looks for it).
+METADATA_THREAD_PREFIX = "wsgi-cassandra-metadata-"
+
 
 def newest_stable_protocol() -> int:
     """The newest Apache Cassandra protocol version this driver supports outside beta (5 for 3.25+)."""
@@ -82,6 +85,8 @@ def fetch_keyspaces(cluster: Cluster, keyspaces: Iterable[str]) -> list[str]:
     """
     failed = []
     for name in keyspaces:
+        if getattr(cluster, "is_shutdown", False):
+            return [name]  # the worker shut down meanwhile: nothing to route any more
         try:
             cluster.refresh_keyspace_metadata(name)
         except Exception as exc:  # a routing optimisation: never fail the worker over it
@@ -94,7 +99,10 @@ def fetch_keyspaces(cluster: Cluster, keyspaces: Iterable[str]) -> list[str]:
 
 def fetch_keyspaces_in_background(cluster: Cluster, keyspaces: list[str], pid: int) -> threading.Thread | None:
     """:func:`fetch_keyspaces` in a daemon thread, off the warm-up path; requests meanwhile are routed by
-    the child policy (correct, possibly one extra hop), token-aware as soon as the fetch lands."""
+    the child policy (correct, possibly one extra hop), token-aware as soon as the fetch lands.
+
+    The thread is the caller's to wait for: shutting the Cluster down cuts a schema read in flight short
+    (the control connection closes) and the thread then ends; ``SessionHolder.shutdown()`` joins it."""
     if not keyspaces:
         return None
 
@@ -105,6 +113,6 @@ def fetch_keyspaces_in_background(cluster: Cluster, keyspaces: list[str], pid: i
         if not getattr(cluster, "is_shutdown", False):
             build_replica_maps(cluster, keyspaces)
 
-    thread = threading.Thread(target=fetch_and_route, name=f"wsgi-cassandra-metadata-{pid}", daemon=True)
+    thread = threading.Thread(target=fetch_and_route, name=f"{METADATA_THREAD_PREFIX}{pid}", daemon=True)
     thread.start()
     return thread

@@ -291,9 +291,11 @@ class SessionHolder:
           ``connect_timeout``; on Linux also a TCP connect to a node that drops packets) are closed and it
           opens no new one, so the driver's executor threads are free at once -- ``Cluster.shutdown()``
           and the interpreter's exit both wait for those threads;
-        - it returns within the bound: ``True`` when the connect thread has ended and the Cluster is
-          closed, ``False`` when either was still busy at the deadline (the driver's threads are daemons:
-          the worker can exit anyway);
+        - the background schema metadata fetch (``schema_metadata="background"``) ends too: closing the
+          Cluster cuts its read short, and it is waited for within the same bound;
+        - it returns within the bound: ``True`` when the connect thread and the fetch have ended and the
+          Cluster is closed, ``False`` when one was still busy at the deadline (the driver's threads and
+          ours are daemons: the worker can exit anyway);
         - objects inherited from a parent process are never touched.
 
         So a worker's exit is bounded by ``shutdown_timeout`` even against a black-holed cluster,
@@ -323,7 +325,7 @@ class SessionHolder:
             )
             return False
         log.debug("pid %d: Cassandra cluster shut down", proc.pid)
-        return stopped
+        return _background_fetch_ended(proc, connected, deadline) and stopped
 
     def _stop_attempt(self, proc: ProcessState, thread: threading.Thread | None, deadline: float) -> bool:
         """Make the connect thread end before ``deadline``: abort the attempt in flight, then wait."""
@@ -347,11 +349,9 @@ class SessionHolder:
     def _stop_connecting(self) -> None:
         """Close for good and stop every connect of this process -- the attempt in flight, the driver's
         reconnections -- without waiting and without shutting the session down (see the exit hooks)."""
-        proc = self.state
+        proc = self._own_state()  # never an inherited state's lock (see _own_state)
         with proc.lock:
             self.closed = True
-            if proc.pid != os.getpid():
-                return
             proc.stop.set()
             connected, thread = proc.connected, proc.thread
         self._abort_attempt(proc, thread)
@@ -361,6 +361,13 @@ class SessionHolder:
             _fail_opening_connections(proc, connected)
 
     # --- internals ---------------------------------------------------------------------------------------
+
+    def _own_state(self) -> ProcessState:
+        """This process's state, adopted if need be. In a forked child the inherited state's lock is the
+        parent's: another thread of the parent may have held it at the fork, and then it stays locked for
+        good in the child -- so whatever takes a state's lock takes this one's, never the inherited one's."""
+        proc = self.state
+        return proc if proc.pid == os.getpid() else self._adopt()
 
     def _adopt(self) -> ProcessState:
         """Called in a forked child: replace the inherited state with a fresh one, exactly once."""
@@ -404,6 +411,7 @@ class SessionHolder:
                     proc.connected = proc.live = connected
             if stopped:  # shut down while we were connecting: do not keep what we built
                 connected.cluster.shutdown()
+                _background_fetch_ended(proc, connected, time.monotonic() + self.shutdown_timeout)
                 proc.attempted.set()
                 return
             proc.error = None
@@ -465,13 +473,19 @@ class HostWatch:
         self._lock = threading.Lock()
 
     def _refresh(self, changed: Any, up: bool) -> None:
+        proc = self.state
         with self._lock:
             hosts = self._connected.cluster.metadata.all_hosts()
             any_up = up or any(host.is_up for host in hosts if host is not changed)
-            if self.state.connected is not self._connected:
-                return  # shut down or replaced meanwhile
-            was_live = self.state.live is not None
-            self.state.live = self._connected if any_up else None
+            # Checked and written under the lock that shutdown() clears ``live`` under: otherwise a host event
+            # racing shutdown() would hand a closing Cluster back to requests (a 500 instead of a 503).
+            with proc.lock:
+                if proc.connected is not self._connected:
+                    return  # shut down or replaced meanwhile
+                if any_up and proc.stop.is_set():
+                    return  # stopping (shutdown, or the exit hook): the session is never handed out again
+                was_live = proc.live is not None
+                proc.live = self._connected if any_up else None
         if self._recovery is not None and any_up:
             self._recovery.host_up()  # recovery.py: stop probing
         elif self._recovery is not None:
@@ -520,6 +534,21 @@ def _fail_opening_connections(proc: ProcessState, connected: Connected) -> None:
     failed = connected.stop_connecting()
     if failed:
         log.debug("pid %d: closed %d Cassandra connection(s) still waiting for an answer", proc.pid, failed)
+
+
+def _background_fetch_ended(proc: ProcessState, connected: Connected, deadline: float) -> bool:
+    """Wait until ``deadline`` for the background schema metadata fetch (fastconnect.py) of a Cluster just
+    shut down, which cut its read in flight short; ``False`` if it still runs."""
+    fetch = connected.extras.get("metadata_fetch")
+    if fetch is None or fetch is threading.current_thread():
+        return True
+    fetch.join(max(0.0, deadline - time.monotonic()))
+    if fetch.is_alive():
+        log.warning(
+            "pid %d: the background Cassandra schema fetch was still running at the shutdown deadline", proc.pid
+        )
+        return False
+    return True
 
 
 def close_within(cluster: Any, timeout: float) -> bool:
@@ -608,7 +637,7 @@ def _close_all_at_exit() -> None:
     """At interpreter exit, even in a process where no connect ever started (so :func:`_shutdown_at_exit`
     was never registered): no request arriving while the interpreter exits starts a connect thread."""
     for holder in all_holders():
-        with holder.state.lock:
+        with holder._own_state().lock:  # in a forked child, not the parent's lock (it may be held for good)
             holder.closed = True
 
 
