@@ -290,6 +290,11 @@ def main() -> int:
         start, end = before[pid], after.get(pid, {"threads": -1, "fds": -1})
         grew |= end["threads"] > start["threads"] or end["fds"] > start["fds"]
         workers.rows.append([pid, start["threads"], end["threads"], start["fds"], end["fds"]])
+    if grew and args.quick:
+        # 200 requests are too few to tell a leak from a pool growing on its first use (the driver's executor
+        # starts a thread the first time it reconnects to the stopped node): the full run judges that.
+        workers.notes.append("quick mode: thread and fd growth is shown, not judged")
+        grew = False
     emit(workers)
 
     ok = failures == 0 and not grew and same_workers and recovered and len(load.samples) == args.requests

@@ -37,7 +37,12 @@ EARLY_DRIVER_APP = "tests.apps.early_driver:application"
 
 def _needs(module: str, why: str) -> None:
     if importlib.util.find_spec(module) is None:
-        pytest.skip(f"needs {why} (pip install -e '.[test]'; eventlet: .venv-eventlet, see docs/servers.md)")
+        where = (
+            "a venv of its own with Gunicorn < 26 (.venv-eventlet: docs/servers.md, 'gevent and eventlet workers')"
+            if module == "eventlet"
+            else "pip install -e '.[test]'"
+        )
+        pytest.skip(f"needs {why}: {where}")
 
 
 def _needs_reactor(green: str) -> None:
