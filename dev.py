@@ -162,7 +162,7 @@ def stop_hogs(hogs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def wants_uwsgi(args: list[str]) -> bool:
-    """``serve --server uwsgi`` (or ``--server=uwsgi``)."""
+    """``serve``/``demo`` ``--server uwsgi`` (or ``--server=uwsgi``)."""
     return "--server=uwsgi" in args or any(a == "--server" and b == "uwsgi" for a, b in zip(args, args[1:]))
 
 
@@ -172,7 +172,7 @@ def serve(args: list[str]) -> None:
 
 
 def demo(args: list[str]) -> None:
-    ensure_venv("dev")
+    ensure_venv("serve,uwsgi" if wants_uwsgi(args) else "serve")  # the example's servers, no compiler by default
     os.execv(str(PYTHON), [str(PYTHON), str(ROOT / "bench" / "demo.py"), *args])
 
 
