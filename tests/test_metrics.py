@@ -3,18 +3,22 @@ real Gunicorn with 2 workers, and the 503 counter moving once Cassandra is gone.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.servers import get_many, running, stop_and_check_closed, wait_until
+from tests.support.servers import REPO, get_many, running, server_env, stop_and_check_closed, wait_until
+from tests.support.target import Target
 from wsgi_cassandra import CassandraMiddleware, ConfigurationError
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from tests.support.servers import Server
-    from tests.support.target import Target
+    from wsgi_cassandra.testing import CQLServer
 
 parser = pytest.importorskip("prometheus_client.parser", reason="needs prometheus_client: pip install .[prometheus]")
 
@@ -119,3 +123,34 @@ def test_metrics_need_the_multiprocess_directory(monkeypatch: pytest.MonkeyPatch
 def test_request_metrics_need_the_metrics_path() -> None:
     with pytest.raises(ConfigurationError, match="WSGI_CASSANDRA_METRICS_PATH"):
         CassandraMiddleware(no_app, environ={"WSGI_CASSANDRA_METRICS_REQUESTS": "1"}, warmer="lazy")
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_shutdown_stops_an_attempt_in_flight_with_metrics_on(cql_server: CQLServer, tmp_path: Path) -> None:
+    """The metered connector forwards ``abort``: ``shutdown()`` during a black-holed connect (the driver would
+    wait ``connect_timeout``, 60 s) ends the connect thread within ``shutdown_timeout`` (3 s), in a real
+    process of its own (prometheus_client's multiprocess mode is chosen at its import)."""
+    cql_server.faults.black_hole()
+    try:
+        env = Target.for_server(cql_server).subprocess_env(
+            WSGI_CASSANDRA_METRICS_PATH="/metrics", PROMETHEUS_MULTIPROC_DIR=str(tmp_path)
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.apps.metered_shutdown"],
+            cwd=REPO,
+            env=server_env(env),
+            capture_output=True,
+            text=True,
+            timeout=45,
+            check=False,
+        )
+    finally:
+        cql_server.faults.clear()
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["attempts"] == 1
+    assert report["stopped"] is True, report
+    assert report["thread_alive"] is False, report
+    assert report["connect_threads"] == [], report
+    assert cql_server.stats.connections_opened >= 1, "the attempt reached the black-holed node"

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .connect import Connected
 
-__all__ = ["STATES", "Metrics"]
+__all__ = ["STATES", "MeteredConnector", "Metrics"]
 
 log = logging.getLogger(__name__)
 
@@ -80,34 +80,29 @@ class Metrics:
 
     # --- the connector: attempts, failures, warm-up phases, state, hosts --------------------------------
 
-    def connector(self, connect: Callable[[int], Connected]) -> Callable[[int], Connected]:
-        """``connect`` with its attempts, failures, phases and resulting state recorded."""
+    def connector(self, connect: Callable[[int], Connected]) -> MeteredConnector:
+        """``connect`` with its attempts, failures, phases and resulting state recorded; ``abort`` is
+        forwarded, so that ``SessionHolder.shutdown()`` still stops an attempt in flight."""
+        return MeteredConnector(connect, self)
 
-        @functools.wraps(connect)
-        def attempt(pid: int) -> Connected:
-            families = _families()
-            if self._exit_hook_pid != pid:
-                self._exit_hook_pid = pid
-                _set_state(families, "connecting")
-                atexit.register(_mark_dead, pid)
-            families.attempts.inc()
-            try:
-                connected = connect(pid)
-            except Exception:
-                families.failures.inc()
-                _set_state(families, "unavailable")
-                raise
-            for phase, ms in connected.phases.items():
-                families.warmup.labels(phase).set(ms / 1000.0)
-            watch = _HostsGauge(connected, families)
-            watch.update()
-            connected.cluster.register_listener(watch)
-            if self.time_requests and connected.statements:
-                names = {prepared.query_id: name for name, prepared in connected.statements.items()}
-                connected.session.add_request_init_listener(_RequestTimer(names, families))
-            return connected
+    def _attempt_started(self, pid: int) -> _Families:
+        families = _families()
+        if self._exit_hook_pid != pid:
+            self._exit_hook_pid = pid
+            _set_state(families, "connecting")
+            atexit.register(_mark_dead, pid)
+        families.attempts.inc()
+        return families
 
-        return attempt
+    def _connected(self, connected: Connected, families: _Families) -> None:
+        for phase, ms in connected.phases.items():
+            families.warmup.labels(phase).set(ms / 1000.0)
+        watch = _HostsGauge(connected, families)
+        watch.update()
+        connected.cluster.register_listener(watch)
+        if self.time_requests and connected.statements:
+            names = {prepared.query_id: name for name, prepared in connected.statements.items()}
+            connected.session.add_request_init_listener(_RequestTimer(names, families))
 
     # --- the request path: only the not-ready path and the scrape ---------------------------------------
 
@@ -134,6 +129,37 @@ class Metrics:
             [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")],
         )
         return [body]
+
+
+class MeteredConnector:
+    """A connector (``connect(pid)``, ``abort(pid)``) whose attempts the metrics record.
+
+    A class, not a ``functools.wraps`` closure: the holder looks ``abort`` up on the connector it was
+    given, and a wrapper without it would leave an attempt in flight running after ``shutdown()``.
+    """
+
+    __slots__ = ("_connect", "_metrics")
+
+    def __init__(self, connect: Callable[[int], Connected], metrics: Metrics) -> None:
+        self._connect = connect
+        self._metrics = metrics
+
+    def __call__(self, pid: int) -> Connected:
+        families = self._metrics._attempt_started(pid)
+        try:
+            connected = self._connect(pid)
+        except Exception:
+            families.failures.inc()
+            _set_state(families, "unavailable")
+            raise
+        self._metrics._connected(connected, families)
+        return connected
+
+    def abort(self, pid: int) -> None:
+        """Stop process ``pid``'s attempt in flight (see ``Connector.abort``), when the connector can."""
+        abort = getattr(self._connect, "abort", None)
+        if callable(abort):
+            abort(pid)
 
 
 class _Families:
