@@ -154,3 +154,34 @@ def test_shutdown_stops_an_attempt_in_flight_with_metrics_on(cql_server: CQLServ
     assert report["thread_alive"] is False, report
     assert report["connect_threads"] == [], report
     assert cql_server.stats.connections_opened >= 1, "the attempt reached the black-holed node"
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(90)
+def test_the_asgi_middleware_serves_the_metrics_and_counts_its_503s(
+    cassandra: Target, keyspace: str, tmp_path: Path
+) -> None:
+    """``CassandraASGIMiddleware`` honours ``metrics_path`` like the WSGI middleware (the core's Metrics):
+    a real ``uvicorn`` whose Cassandra refuses connections answers 503s, and its scrape counts them."""
+    faults = cassandra.embedded.faults
+    faults.refuse_connections()
+    env = cassandra.subprocess_env(
+        CASSANDRA_KEYSPACE=keyspace,
+        CASSANDRA_CONNECT_TIMEOUT="1",
+        WSGI_CASSANDRA_WARM_TIMEOUT="1",
+        WSGI_CASSANDRA_METRICS_PATH="/metrics",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
+    )
+    try:
+        with running("uvicorn", "tests.apps.asgi_items:application", env=env) as server:
+            assert server.wait_http("/ping").status == 200, "the worker boots without Cassandra"
+            assert {reply.status for reply in get_many(server, "/", 3, concurrency=1)} == {503}
+            samples = scrape(server)
+            assert value(samples, "wsgi_cassandra_unavailable_responses_total") == 3
+            assert value(samples, "wsgi_cassandra_connect_failures_total") >= 1
+            served_by = server.get("/ping").json()["pid"]
+            assert pids_with(samples, "wsgi_cassandra_session_state", state="unavailable") == {served_by}
+            faults.accept_connections()
+            stop_and_check_closed(server, cassandra)
+    finally:
+        faults.accept_connections()

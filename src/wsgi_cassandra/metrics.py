@@ -106,12 +106,16 @@ class Metrics:
 
     # --- the request path: only the not-ready path and the scrape ---------------------------------------
 
+    def count_503(self) -> None:
+        """Count one 503 answered for lack of a session (what both middlewares call)."""
+        _families().unavailable.inc()
+
     def counting_503(self, start_response: StartResponse) -> StartResponse:
         """``start_response`` that counts the 503s answered for lack of a session."""
 
         def counted(status: str, headers: Any, exc_info: Any = None) -> Any:
             if status.startswith("503"):
-                _families().unavailable.inc()
+                self.count_503()
             return start_response(status, headers, exc_info)
 
         return counted
