@@ -37,7 +37,14 @@ from typing import TYPE_CHECKING, Any, Callable
 from .exceptions import ConfigurationError, SessionUnavailable
 from .health import health_response
 from .middleware import CassandraMiddleware
-from .unavailable import UNAVAILABLE_USED, UnavailableSession, UnavailableStatements, no_host_error, respond_503
+from .unavailable import (
+    UNAVAILABLE_USED,
+    UnavailableSession,
+    UnavailableStatements,
+    no_host_error,
+    respond_503,
+    serving_unavailable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Iterable, MutableMapping
@@ -191,6 +198,7 @@ class CassandraASGIMiddleware:
         if not self._convert or scope["type"] != "http":
             return await self._app(scope, receive, send)
         guard = _Guard(send, scope)
+        serving = serving_unavailable.set(scope)  # for stand-ins not in the scope (cqlengine's)
         try:
             await self._app(scope, receive, guard)
         except Exception as exc:
@@ -199,6 +207,8 @@ class CassandraASGIMiddleware:
             if guard.started or not isinstance(exc, SessionUnavailable):
                 raise
             await _send_503(send, exc)
+        finally:
+            serving_unavailable.reset(serving)
 
     async def _answer_503(self, send: Send, error: SessionUnavailable) -> None:
         if self._metrics is not None:

@@ -26,7 +26,7 @@ from .config import Settings, arguments_doc, options
 from .connect import Connector
 from .driver import cluster_factory as settings_cluster_factory
 from .driver import matching_connection_class
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, SessionUnavailable
 from .health import health_response
 from .holder import Backoff, SessionHolder
 from .prepare import as_statements
@@ -224,8 +224,12 @@ class CassandraMiddleware:
         if self.settings.cqlengine:
             from .cqlengine import CqlengineBinding
 
-            self._cqlengine = CqlengineBinding(self.settings.keyspace)
+            self._cqlengine = CqlengineBinding(self.settings.keyspace, self._why_unavailable)
         return () if self._cqlengine is None else (self._cqlengine,)
+
+    def _why_unavailable(self) -> SessionUnavailable:
+        """What cqlengine's model queries raise while no session is ready (the holder is built after them)."""
+        return self.holder.unavailable()
 
     def __repr__(self) -> str:
         return f"<CassandraMiddleware {self.settings!r} warmer={self.warmer.name!r}>"
