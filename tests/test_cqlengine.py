@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -232,6 +233,39 @@ def test_a_forked_child_never_uses_its_parents_connection(mapped: CassandraMiddl
     assert report["own_read"] == "before the fork"
     assert connection.get_connection() is parent_mapper, "the parent keeps its own registration"
     assert Reading.get(sensor="parent", seq=1).value == "before the fork"
+
+
+def test_a_users_cluster_in_legacy_mode_works_with_cqlengine(cassandra: Target, readings: str) -> None:
+    """A ``cluster_factory`` Cluster built with a legacy parameter cannot take execution profiles: the
+    mapper's own Session gets ``dict_factory`` instead, and the raw session keeps its row type."""
+    from cassandra.cluster import Cluster
+    from cassandra.policies import RetryPolicy
+
+    def legacy_cluster() -> Cluster:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # "Legacy execution parameters will be removed"
+            return Cluster(
+                contact_points=list(cassandra.contact_points),
+                port=cassandra.port,
+                protocol_version=5,
+                default_retry_policy=RetryPolicy(),
+            )
+
+    middleware = CassandraMiddleware(
+        no_app, keyspace=readings, warmer="lazy", cqlengine=True, cluster_factory=legacy_cluster, environ={}
+    )
+    try:
+        session = middleware.session(20)
+        Reading.create(sensor="legacy", seq=1, value="mapped")
+        assert Reading.get(sensor="legacy", seq=1).value == "mapped"
+        assert [r.value for r in Reading.objects(sensor="legacy")] == ["mapped"]
+        row = session.execute("SELECT * FROM readings LIMIT 1").one()
+        assert isinstance(row, tuple)
+        assert not isinstance(row, dict)
+        assert PROFILE not in session.cluster.profile_manager.profiles
+        assert middleware.holder.state.attempts == 1, "the first attempt succeeded"
+    finally:
+        middleware.shutdown()
 
 
 # --- real servers ------------------------------------------------------------------------------------------

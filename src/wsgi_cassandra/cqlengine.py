@@ -91,11 +91,18 @@ class CqlengineBinding:
 
         pid = os.getpid()
         cluster = session.cluster
-        if PROFILE not in cluster.profile_manager.profiles:
-            profile = session.execution_profile_clone_update(EXEC_PROFILE_DEFAULT, row_factory=dict_factory)
-            cluster.add_execution_profile(PROFILE, profile)
         own = cluster.connect(session.keyspace)
-        mapper = _connection_class().from_session(CONNECTION_NAME, ProfiledSession(own, PROFILE, self))
+        profile: str | None = PROFILE
+        if _legacy_mode(cluster):
+            # A user's Cluster in legacy mode (built with load_balancing_policy= or default_retry_policy=)
+            # refuses execution profiles; there the row factory is the Session's own (and its defaults are
+            # the driver's, as on the raw session, which nothing has changed yet: this step runs first).
+            profile = None
+            own.row_factory = dict_factory
+        elif PROFILE not in cluster.profile_manager.profiles:
+            clone = session.execution_profile_clone_update(EXEC_PROFILE_DEFAULT, row_factory=dict_factory)
+            cluster.add_execution_profile(PROFILE, clone)
+        mapper = _connection_class().from_session(CONNECTION_NAME, ProfiledSession(own, profile, self))
         self._register(mapper)  # replaces the stand-in (or an inherited entry) without any shutdown
         if self.keyspace is not None:
             models.DEFAULT_KEYSPACE = self.keyspace
@@ -144,7 +151,8 @@ class CqlengineBinding:
 
 
 class ProfiledSession:
-    """A Session whose statements run with ``profile`` unless they name another; everything else delegates.
+    """A Session whose statements run with ``profile`` unless they name another (``None``: a Cluster in
+    legacy mode, where the Session's own row factory applies); everything else delegates.
 
     What cqlengine gets as its connection's session: ``session.execute(query, params, timeout=...)``
     returns ``dict`` rows without touching the Cluster's default profile. In a process other than the one
@@ -154,7 +162,7 @@ class ProfiledSession:
 
     __slots__ = ("_binding", "_profile", "_session", "pid")
 
-    def __init__(self, session: Session, profile: str, binding: CqlengineBinding) -> None:
+    def __init__(self, session: Session, profile: str | None, binding: CqlengineBinding) -> None:
         self._session = session
         self._profile = profile
         self._binding = binding
@@ -163,13 +171,15 @@ class ProfiledSession:
     def execute(self, *args: Any, **kwargs: Any) -> Any:
         if self.pid != os.getpid():
             raise self._refused()
-        kwargs.setdefault("execution_profile", self._profile)
+        if self._profile is not None:
+            kwargs.setdefault("execution_profile", self._profile)
         return self._session.execute(*args, **kwargs)
 
     def execute_async(self, *args: Any, **kwargs: Any) -> Any:
         if self.pid != os.getpid():
             raise self._refused()
-        kwargs.setdefault("execution_profile", self._profile)
+        if self._profile is not None:
+            kwargs.setdefault("execution_profile", self._profile)
         return self._session.execute_async(*args, **kwargs)
 
     def _refused(self) -> SessionUnavailable:
@@ -207,6 +217,13 @@ class Unready:
 
     def __repr__(self) -> str:
         return "<Unready: no Cassandra session is ready in this process>"
+
+
+def _legacy_mode(cluster: Any) -> bool:
+    """Whether ``cluster`` is in the driver's legacy mode (no execution profiles can be added)."""
+    from cassandra.cluster import _ConfigMode
+
+    return bool(getattr(cluster, "_config_mode", None) == _ConfigMode.LEGACY)
 
 
 def _not_ready() -> SessionUnavailable:
