@@ -319,3 +319,33 @@ def test_cluster_settings_are_exactly_what_builds_the_cluster() -> None:
     names = {option.name for option in options()}
     # schema_metadata is applied by the connector to any Cluster (a user's too); uses_tls is derived.
     assert read & names - {"schema_metadata"} == set(CLUSTER_SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("environ", "kwargs", "named", "not_named"),
+    [
+        pytest.param(
+            {"WSGI_CASSANDRA_METRICS_REQUESTS": "1"},
+            {},
+            "WSGI_CASSANDRA_METRICS_REQUESTS is set",
+            "metrics_requests=",
+            id="metrics-from-env",
+        ),
+        pytest.param(
+            {}, {"metrics_requests": True}, "metrics_requests= is set", "METRICS_REQUESTS", id="metrics-argument"
+        ),
+        pytest.param({"CASSANDRA_SSL_KEY": "KEY"}, {}, "CASSANDRA_SSL_KEY is set", "ssl_key=", id="key-from-env"),
+        pytest.param({}, {"ssl_key": "KEY"}, "ssl_key= is set", "CASSANDRA_SSL_KEY", id="key-argument"),
+    ],
+)
+def test_a_setting_missing_its_partner_names_where_it_came_from(
+    environ: dict[str, str], kwargs: dict[str, Any], named: str, not_named: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "client.key"  # an existing file: only the missing certificate is wrong
+    key.write_text("not read: the check comes first\n")
+    environ = {name: str(key) if value == "KEY" else value for name, value in environ.items()}
+    kwargs = {name: str(key) if value == "KEY" else value for name, value in kwargs.items()}
+    with pytest.raises(ConfigurationError) as info:
+        CassandraMiddleware(app, environ=environ, warmer="lazy", **kwargs)
+    assert named in str(info.value)
+    assert not_named not in str(info.value)
