@@ -3,6 +3,7 @@ real Gunicorn with 2 workers, and the 503 counter moving once Cassandra is gone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -136,24 +137,29 @@ def test_shutdown_stops_an_attempt_in_flight_with_metrics_on(cql_server: CQLServ
         env = Target.for_server(cql_server).subprocess_env(
             WSGI_CASSANDRA_METRICS_PATH="/metrics", PROMETHEUS_MULTIPROC_DIR=str(tmp_path)
         )
-        done = subprocess.run(
+        with subprocess.Popen(
             [sys.executable, "-m", "tests.apps.metered_shutdown"],
             cwd=REPO,
             env=server_env(env),
-            capture_output=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=45,
-            check=False,
-        )
+        ) as process:
+            try:
+                cql_server.stats.wait_for("connections_opened", 1, timeout=20, compare=lambda now, want: now >= want)
+            finally:
+                out, err = process.communicate("go\n", timeout=45)  # now shut down, in flight
     finally:
         cql_server.faults.clear()
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert process.returncode == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
     assert report["attempts"] == 1
     assert report["stopped"] is True, report
     assert report["thread_alive"] is False, report
     assert report["connect_threads"] == [], report
-    assert cql_server.stats.connections_opened >= 1, "the attempt reached the black-holed node"
+    assert report["state_gauge_before"] == ["connecting"], "the holder's status while the attempt is in flight"
+    assert report["state_gauge"] == ["closed"], "the holder's status after shutdown()"
 
 
 @pytest.mark.integration
@@ -185,3 +191,59 @@ def test_the_asgi_middleware_serves_the_metrics_and_counts_its_503s(
             stop_and_check_closed(server, cassandra)
     finally:
         faults.accept_connections()
+
+
+def gauge_states(families: Any) -> list[str]:
+    return [s.labels["state"] for family in families.state.collect() for s in family.samples if s.value == 1]
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_the_state_gauge_is_the_holders_status_through_an_outage(cql_server: CQLServer) -> None:
+    """The gauges read ``holder.status()`` after the holder's own host listener took each event (one driver
+    listener, the holder's first): ready, hosts_down while every host is gone, ready again, closed."""
+    from wsgi_cassandra.config import Settings
+    from wsgi_cassandra.connect import Connected, Connector
+    from wsgi_cassandra.driver import cluster_factory
+    from wsgi_cassandra.holder import HostWatch, SessionHolder
+    from wsgi_cassandra.metrics import _Families, _follow_holder, _publish
+
+    families = _Families()  # this process's own objects, outside multiprocess mode: read back directly
+    settings = Settings.resolve({}, Target.for_server(cql_server).env)
+    connector = Connector(cluster_factory(settings))
+    clusters: list[Any] = []
+
+    def followed(pid: int) -> Connected:
+        connected = connector(pid)
+        clusters.append(connected.cluster)
+        _follow_holder(connected.cluster, holder, families)
+        return connected
+
+    holder = SessionHolder(followed, shutdown_timeout=5)
+    try:
+        assert holder.connect(20)
+        assert gauge_states(families) == ["ready"]
+        (listener,) = clusters[0].listeners
+        assert isinstance(listener._first, HostWatch), "one listener: the holder's, then the gauges"
+
+        session = holder.session()
+        cql_server.faults.refuse_connections()
+        cql_server.faults.close_connections()
+
+        def down_after_a_query() -> bool:  # a request makes the driver notice at once (not at its heartbeat)
+            live = holder.current()
+            if live is not None:
+                with contextlib.suppress(Exception):
+                    session.execute("SELECT release_version FROM system.local", timeout=1)
+            return gauge_states(families) == ["hosts_down"]
+
+        wait_until(down_after_a_query, timeout=30, what="the gauge says hosts_down")
+        assert holder.status()["state"] == "hosts_down"
+        cql_server.faults.accept_connections()
+        wait_until(lambda: gauge_states(families) == ["ready"], timeout=30, what="the gauge says ready again")
+        assert holder.status()["state"] == "ready"
+    finally:
+        cql_server.faults.accept_connections()
+        holder.shutdown()
+    _publish(families, holder.status())
+    assert gauge_states(families) == ["closed"]

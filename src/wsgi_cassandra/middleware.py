@@ -154,6 +154,8 @@ class CassandraMiddleware:
             shutdown_timeout=self.settings.shutdown_timeout,
             backoff=Backoff(maximum=self.settings.retry_max),
         )
+        if self._metrics is not None:
+            self._metrics.watch(self.holder)
         self.warmer = get_warmer(warmer if warmer is not None and not isinstance(warmer, str) else self.settings.warmer)
         self._app = app
         self._key = self.settings.environ_key
@@ -214,7 +216,10 @@ class CassandraMiddleware:
         """Close this worker's Cluster, bounded by ``shutdown_timeout`` (see ``SessionHolder.shutdown``)."""
         if self._cqlengine is not None:
             self._cqlengine.close()
-        return self.holder.shutdown(timeout)
+        stopped = self.holder.shutdown(timeout)
+        if self._metrics is not None:
+            self._metrics.publish()  # closed
+        return stopped
 
     def _metrics_of(self) -> Metrics | None:
         if self.settings.metrics_path is None:
