@@ -239,6 +239,7 @@ class CassandraMiddleware:
 
     def _why_unavailable(self) -> SessionUnavailable:
         """What cqlengine's model queries raise while no session is ready (the holder is built after them)."""
+        self.holder.current()  # in a forked child: this process's own state (adopted), never the parent's
         return self.holder.unavailable()
 
     def __repr__(self) -> str:
