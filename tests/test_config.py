@@ -255,3 +255,97 @@ def test_mistyped_setting_name_suggests_the_closest() -> None:
 def test_choices_are_case_insensitive() -> None:
     settings = Settings.resolve({"on_unavailable": "APP"}, {"WSGI_CASSANDRA_SCHEMA_METADATA": " Keyspaces "})
     assert (settings.on_unavailable, settings.schema_metadata) == ("app", "keyspaces")
+
+
+def unused_cluster_factory() -> Any:  # pragma: no cover - never called here
+    raise AssertionError("not called at construction")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        pytest.param({"consistency": "QUORUM"}, ["consistency="], id="consistency"),
+        pytest.param({"serial_consistency": "LOCAL_SERIAL"}, ["serial_consistency="], id="serial-consistency"),
+        pytest.param({"request_timeout": 3}, ["request_timeout="], id="request-timeout"),
+        pytest.param({"execution_profiles": {"slow": object()}}, ["execution_profiles="], id="execution-profiles"),
+        pytest.param(
+            {"contact_points": "10.0.0.1", "port": 9142, "username": "app", "password": SECRET},
+            ["contact_points=", "port=", "username=", "password="],
+            id="connection",
+        ),
+        pytest.param({"ssl": True, "local_dc": "dc1"}, ["local_dc=", "ssl="], id="tls-and-dc"),
+    ],
+)
+def test_cluster_factory_refuses_the_settings_it_replaces(kwargs: dict[str, Any], named: list[str]) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        CassandraMiddleware(app, environ={}, warmer="lazy", cluster_factory=unused_cluster_factory, **kwargs)
+    message = str(info.value)
+    assert "cluster_factory=" in message
+    for name in named:
+        assert name in message
+    assert SECRET not in message
+
+
+def test_cluster_factory_ignores_the_environment_and_keeps_the_other_settings() -> None:
+    environ = {"CASSANDRA_CONSISTENCY": "QUORUM", "CASSANDRA_CONTACT_POINTS": "10.0.0.1"}
+    middleware = CassandraMiddleware(
+        app, environ=environ, warmer="lazy", cluster_factory=unused_cluster_factory, keyspace="shop", warm_timeout=2
+    )
+    assert middleware.settings.keyspace == "shop"
+    assert middleware.settings.warm_timeout == 2
+
+
+def test_cluster_settings_are_exactly_what_builds_the_cluster() -> None:
+    """``driver.CLUSTER_SETTINGS`` (what a cluster_factory replaces) lists every setting that building the
+    Cluster reads, and nothing else: read the attributes that cluster_kwargs() and the TLS context touch."""
+    from wsgi_cassandra.driver import CLUSTER_SETTINGS, cluster_kwargs
+
+    read: set[str] = set()
+
+    class Reading:
+        def __init__(self, settings: Settings) -> None:
+            self.settings = settings
+
+        def __getattr__(self, name: str) -> Any:
+            derived = getattr(Settings, name, None)
+            if isinstance(derived, property):  # uses_tls: read what it reads, through us
+                return derived.fget(self)  # type: ignore[misc]
+            read.add(name)
+            return getattr(self.settings, name)
+
+    credentials = {"username": "app", "password": SECRET, "protocol_version": 5}
+    cluster_kwargs(Reading(Settings.resolve(credentials, {})))  # type: ignore[arg-type]  # every TLS file unset
+    cluster_kwargs(Reading(Settings.resolve({**credentials, "ssl": True}, {})))  # type: ignore[arg-type]
+    names = {option.name for option in options()}
+    # schema_metadata is applied by the connector to any Cluster (a user's too); uses_tls is derived.
+    assert read & names - {"schema_metadata"} == set(CLUSTER_SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("environ", "kwargs", "named", "not_named"),
+    [
+        pytest.param(
+            {"WSGI_CASSANDRA_METRICS_REQUESTS": "1"},
+            {},
+            "WSGI_CASSANDRA_METRICS_REQUESTS is set",
+            "metrics_requests=",
+            id="metrics-from-env",
+        ),
+        pytest.param(
+            {}, {"metrics_requests": True}, "metrics_requests= is set", "METRICS_REQUESTS", id="metrics-argument"
+        ),
+        pytest.param({"CASSANDRA_SSL_KEY": "KEY"}, {}, "CASSANDRA_SSL_KEY is set", "ssl_key=", id="key-from-env"),
+        pytest.param({}, {"ssl_key": "KEY"}, "ssl_key= is set", "CASSANDRA_SSL_KEY", id="key-argument"),
+    ],
+)
+def test_a_setting_missing_its_partner_names_where_it_came_from(
+    environ: dict[str, str], kwargs: dict[str, Any], named: str, not_named: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "client.key"  # an existing file: only the missing certificate is wrong
+    key.write_text("not read: the check comes first\n")
+    environ = {name: str(key) if value == "KEY" else value for name, value in environ.items()}
+    kwargs = {name: str(key) if value == "KEY" else value for name, value in kwargs.items()}
+    with pytest.raises(ConfigurationError) as info:
+        CassandraMiddleware(app, environ=environ, warmer="lazy", **kwargs)
+    assert named in str(info.value)
+    assert not_named not in str(info.value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,13 +21,17 @@ from cassandra.cqlengine.management import sync_table
 from cassandra.query import named_tuple_factory
 
 from tests.apps.readings import Reading
+from tests.support.clients import call
 from tests.support.forks import in_fork
 from tests.support.servers import get_many, running, stop_and_check_closed, wait_until
 from wsgi_cassandra import CassandraMiddleware
-from wsgi_cassandra.cqlengine import CONNECTION_NAME, PROFILE
+from wsgi_cassandra.cqlengine import CONNECTION_NAME, PROFILE, Unready
+from wsgi_cassandra.exceptions import SessionUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from tests.support.servers import Server
     from tests.support.target import Target
@@ -140,6 +145,127 @@ def test_forked_child_registers_its_own_and_never_shuts_down_the_parents(mapped:
     assert not parent_cluster.is_shutdown
     assert connection.get_connection().cluster is parent_cluster
     assert Reading.get(sensor="child", seq=1).value == "from the child"
+
+
+def models_app(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    """A route that reads through a model only (never ``environ["cassandra.session"]``); under ``/caught``
+    it answers 500 for any error itself, as Flask and Django do."""
+    try:
+        body = ",".join(reading.value for reading in Reading.objects(sensor="a")).encode()
+    except Exception:
+        if environ["PATH_INFO"] != "/caught":
+            raise
+        start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+        return [b"the framework's error page"]
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def test_a_model_query_before_the_session_is_ready_is_a_503(cassandra: Target, keyspace: str) -> None:
+    """While the worker fails to connect, a model query raises SessionUnavailable (the middleware's 503
+    with Retry-After), not cqlengine's "no connection" error (a 500)."""
+    faults = cassandra.embedded.faults
+    faults.refuse_connections()
+    middleware = CassandraMiddleware(
+        models_app,
+        keyspace=keyspace,
+        warmer="lazy",
+        cqlengine=True,
+        warm_timeout=5,
+        connect_timeout=1,
+        **cassandra.middleware_kwargs(),
+    )
+    try:
+        assert isinstance(connection.get_connection().session, Unready)
+        with pytest.raises(SessionUnavailable, match="still connecting"):
+            Reading.objects(sensor="a").count()  # nothing started yet (lazy warmer)
+        status, headers, body = call(middleware)  # connects, the first attempt fails
+        assert status.startswith("503"), body
+        assert int(headers["Retry-After"]) >= 1
+        assert b"Cassandra is unavailable" in body
+        status, headers, body = call(middleware, "/caught")  # the framework's 500 becomes the 503
+        assert status.startswith("503"), body
+        assert b"Cassandra is unavailable" in body
+        with pytest.raises(SessionUnavailable, match="Cassandra is unavailable"):
+            list(Reading.objects(sensor="a"))
+    finally:
+        faults.accept_connections()
+        middleware.shutdown()
+    assert CONNECTION_NAME not in connection._connections, "the stand-in is unregistered at shutdown too"
+
+
+def test_a_forked_child_never_uses_its_parents_connection(mapped: CassandraMiddleware) -> None:
+    """Right after a real fork of a registered parent, the child's models get the stand-in (503), never the
+    parent's connection; the parent's session refuses to run in the child even when called directly (a
+    child forked in C, by uWSGI, runs no fork hook); then the child's own session serves its models."""
+    mapped.session(20)
+    parent_mapper = connection.get_connection()
+    assert not isinstance(parent_mapper.session, Unready)
+    Reading.create(sensor="parent", seq=1, value="before the fork")
+
+    def child() -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "not_adopted": mapped.holder.state.pid != os.getpid(),
+            "entry_is_parents": connection._connections.get(CONNECTION_NAME) is parent_mapper,
+            "default_is_parents": connection.get_connection() is parent_mapper,
+        }
+        try:
+            Reading.get(sensor="parent", seq=1)
+        except SessionUnavailable as exc:
+            report["model_query"] = f"SessionUnavailable: {exc.reason}"
+        try:
+            parent_mapper.session.execute("SELECT * FROM readings")
+        except SessionUnavailable:
+            report["parents_session"] = "refused"
+        mapped.session(20)
+        report["own_mapper"] = connection.get_connection() is not parent_mapper
+        report["own_read"] = Reading.get(sensor="parent", seq=1).value
+        mapped.shutdown()
+        return report
+
+    report = in_fork(child)
+    assert report["not_adopted"], "nothing had started connecting in the child (lazy warmer)"
+    assert not report["entry_is_parents"]
+    assert not report["default_is_parents"]
+    assert report["model_query"].startswith("SessionUnavailable: the Cassandra session is still connecting")
+    assert report["parents_session"] == "refused"
+    assert report["own_mapper"]
+    assert report["own_read"] == "before the fork"
+    assert connection.get_connection() is parent_mapper, "the parent keeps its own registration"
+    assert Reading.get(sensor="parent", seq=1).value == "before the fork"
+
+
+def test_a_users_cluster_in_legacy_mode_works_with_cqlengine(cassandra: Target, readings: str) -> None:
+    """A ``cluster_factory`` Cluster built with a legacy parameter cannot take execution profiles: the
+    mapper's own Session gets ``dict_factory`` instead, and the raw session keeps its row type."""
+    from cassandra.cluster import Cluster
+    from cassandra.policies import RetryPolicy
+
+    def legacy_cluster() -> Cluster:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # "Legacy execution parameters will be removed"
+            return Cluster(
+                contact_points=list(cassandra.contact_points),
+                port=cassandra.port,
+                protocol_version=5,
+                default_retry_policy=RetryPolicy(),
+            )
+
+    middleware = CassandraMiddleware(
+        no_app, keyspace=readings, warmer="lazy", cqlengine=True, cluster_factory=legacy_cluster, environ={}
+    )
+    try:
+        session = middleware.session(20)
+        Reading.create(sensor="legacy", seq=1, value="mapped")
+        assert Reading.get(sensor="legacy", seq=1).value == "mapped"
+        assert [r.value for r in Reading.objects(sensor="legacy")] == ["mapped"]
+        row = session.execute("SELECT * FROM readings LIMIT 1").one()
+        assert isinstance(row, tuple)
+        assert not isinstance(row, dict)
+        assert PROFILE not in session.cluster.profile_manager.profiles
+        assert middleware.holder.state.attempts == 1, "the first attempt succeeded"
+    finally:
+        middleware.shutdown()
 
 
 # --- real servers ------------------------------------------------------------------------------------------

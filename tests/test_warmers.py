@@ -7,6 +7,7 @@ servers in ``test_uwsgi.py`` and ``test_gunicorn.py``; here their decisions are 
 
 from __future__ import annotations
 
+import io
 import logging
 import multiprocessing
 import os
@@ -180,6 +181,31 @@ def test_uwsgi_threads_disabled_is_a_clear_error(fake_uwsgi: FakeUWSGI, name: st
     with pytest.raises(ConfigurationError, match="--enable-threads") as caught:
         get_warmer(name).install(fake_holder())
     assert not isinstance(caught.value, WarmerUnavailable), "auto must not silently skip it"
+
+
+@pytest.mark.parametrize(
+    ("has_threads", "plan"),
+    [pytest.param(1, ["uwsgi", "lazy"], id="threads-on"), pytest.param(0, None, id="threads-off")],
+)
+def test_auto_plan_and_install_agree_inside_uwsgi(fake_uwsgi: FakeUWSGI, has_threads: int, plan: Any) -> None:
+    """What ``check`` prints (``plan()``) is what ``install()`` does: both decided by ``choose()``."""
+    from wsgi_cassandra.check import EXIT_CONFIG, run_check
+
+    fake_uwsgi.has_threads = has_threads
+    warmer = AutoWarmer()
+    if plan is None:
+        with pytest.raises(ConfigurationError, match="--enable-threads"):
+            warmer.plan()
+        with pytest.raises(ConfigurationError, match="--enable-threads"):
+            warmer.install(fake_holder())
+        err = io.StringIO()
+        assert run_check({"CASSANDRA_CONTACT_POINTS": "127.0.0.1"}, out=io.StringIO(), err=err) == EXIT_CONFIG
+        assert "--enable-threads" in err.getvalue()
+        return
+    assert warmer.plan() == plan
+    holder = fake_holder()
+    warmer.install(holder)
+    assert warmer.chosen == plan
 
 
 def test_uwsgi_atexit_is_chained_and_shuts_down(fake_uwsgi: FakeUWSGI) -> None:

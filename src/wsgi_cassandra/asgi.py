@@ -37,7 +37,14 @@ from typing import TYPE_CHECKING, Any, Callable, Union
 from .exceptions import ConfigurationError, SessionUnavailable
 from .health import health_response
 from .middleware import CassandraMiddleware
-from .unavailable import UNAVAILABLE_USED, UnavailableSession, UnavailableStatements, no_host_error, respond_503
+from .unavailable import (
+    UNAVAILABLE_USED,
+    UnavailableSession,
+    UnavailableStatements,
+    no_host_error,
+    respond_503,
+    serving_unavailable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Iterable, MutableMapping
@@ -48,6 +55,7 @@ if TYPE_CHECKING:
     from .config import Settings
     from .connect import Connected
     from .holder import SessionHolder
+    from .metrics import Metrics
     from .warmers import Warmer
 
     Scope = MutableMapping[str, Any]
@@ -81,7 +89,8 @@ class CassandraASGIMiddleware:
     ``Retry-After`` when an HTTP route touches the session while none is ready (also when the framework
     turned the error into its own 500); ``"app"`` lets the app handle
     :class:`~wsgi_cassandra.exceptions.SessionUnavailable`. WebSocket scopes get the session or the stand-in,
-    never a converted answer.
+    never a converted answer. ``metrics_path`` serves the same Prometheus scrape as the WSGI middleware
+    (with the same figures, the 503s answered for lack of a session included).
     """
 
     __slots__ = (
@@ -91,6 +100,7 @@ class CassandraASGIMiddleware:
         "_core",
         "_health",
         "_key",
+        "_metrics",
         "_pending",
         "_statements_key",
         "holder",
@@ -125,6 +135,7 @@ class CassandraASGIMiddleware:
         self._statements_key = statements_scope_key
         self._convert = self.settings.on_unavailable == "503"
         self._health = self.settings.health_path
+        self._metrics: Metrics | None = core._metrics  # the core's: one implementation, one set of figures
         self._pending: asyncio.Future[Connected | None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -135,6 +146,9 @@ class CassandraASGIMiddleware:
             return await self._app(scope, receive, send)
         if self._health is not None and kind == "http" and scope["path"] == self._health:
             return await _send_response(send, lambda start_response: health_response(self.holder, start_response))
+        metrics = self._metrics
+        if metrics is not None and kind == "http" and scope["path"] == metrics.path:
+            return await _send_response(send, metrics.response)
         # The fast path, as in the WSGI middleware: this process's ready connection, checked against the
         # pid that built it, so that a forked child never uses its parent's session.
         state = self.holder.state
@@ -158,7 +172,7 @@ class CassandraASGIMiddleware:
             if no_host is None:
                 raise
             try:
-                await _send_503(send, no_host)
+                await self._answer_503(send, no_host)
             except Exception:  # the app had started its response: the server refuses a second one
                 sent = False
             else:
@@ -179,9 +193,12 @@ class CassandraASGIMiddleware:
         scope[self._key] = UnavailableSession(error, scope)
         scope[self._cluster_key] = None
         scope[self._statements_key] = UnavailableStatements(error, scope)
+        if self._metrics is not None and scope["type"] == "http":
+            send = _counting_503(send, self._metrics)
         if not self._convert or scope["type"] != "http":
             return await self._app(scope, receive, send)
         guard = _Guard(send, scope)
+        serving = serving_unavailable.set(scope)  # for stand-ins not in the scope (cqlengine's)
         try:
             await self._app(scope, receive, guard)
         except Exception as exc:
@@ -190,6 +207,13 @@ class CassandraASGIMiddleware:
             if guard.started or not isinstance(exc, SessionUnavailable):
                 raise
             await _send_503(send, exc)
+        finally:
+            serving_unavailable.reset(serving)
+
+    async def _answer_503(self, send: Send, error: SessionUnavailable) -> None:
+        if self._metrics is not None:
+            send = _counting_503(send, self._metrics)
+        await _send_503(send, error)
 
     async def _first_attempt(self) -> Connected | None:
         """Wait, in a thread, for this process's first connect attempt (bounded by ``warm_timeout``);
@@ -342,6 +366,17 @@ class _Guard:
                 return
             self.started = True
         await self._send(message)
+
+
+def _counting_503(send: Send, metrics: Metrics) -> Send:
+    """``send`` that counts the 503s answered for lack of a session (as ``Metrics.counting_503`` does)."""
+
+    async def counted(message: Message) -> None:
+        if message["type"] == "http.response.start" and int(message.get("status", 200)) == 503:
+            metrics.count_503()
+        await send(message)
+
+    return counted
 
 
 def _not_a_wsgi_app(environ: Any, start_response: Any) -> Iterable[bytes]:

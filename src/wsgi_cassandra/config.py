@@ -328,24 +328,31 @@ class Settings:
         """Merge defaults, the environment and the explicit arguments (``None`` means "not given")."""
         values = settings_from_env(os.environ if environ is None else environ)
         table = {option.name: option for option in options()}
+        arguments = set()
         for name, value in explicit.items():
             if value is None:
                 continue
             if name not in table:
                 raise ConfigurationError.not_one_of("setting name", name, sorted(table))
             values[name] = table[name].convert(value, f"{name}= argument")
+            arguments.add(name)
+
+        def source(name: str) -> str:  # where a value that is set came from: what an error must name
+            return f"{name}=" if name in arguments else str(table[name].env)
+
         if values.get("fast_connect") and "schema_metadata" not in values:
             values["schema_metadata"] = "background"
         settings = cls(**values)
         settings._check_credentials()
         if settings.metrics_requests and settings.metrics_path is None:
             raise ConfigurationError(
-                "WSGI_CASSANDRA_METRICS_REQUESTS is set without WSGI_CASSANDRA_METRICS_PATH: "
+                f"{source('metrics_requests')} is set without WSGI_CASSANDRA_METRICS_PATH (or metrics_path=): "
                 "set the path that serves the metrics (e.g. /metrics)"
             )
         if settings.ssl_key is not None and settings.ssl_cert is None:
             raise ConfigurationError(
-                "CASSANDRA_SSL_KEY is set without CASSANDRA_SSL_CERT: set both for client certificates"
+                f"{source('ssl_key')} is set without CASSANDRA_SSL_CERT (or ssl_cert=): set both for client "
+                "certificates"
             )
         return settings
 

@@ -24,6 +24,27 @@ if TYPE_CHECKING:
 
 ClusterFactory = Callable[[], "Cluster"]
 
+#: The settings that only shape the ``Cluster`` built here (:func:`cluster_kwargs`, the TLS context): a
+#: user's ``cluster_factory`` replaces them all, so the middleware refuses them given next to it.
+CLUSTER_SETTINGS = (
+    "contact_points",
+    "port",
+    "username",
+    "password",
+    "local_dc",
+    "protocol_version",
+    "connect_timeout",
+    "consistency",
+    "serial_consistency",
+    "request_timeout",
+    "execution_profiles",
+    "ssl",
+    "ssl_ca",
+    "ssl_cert",
+    "ssl_key",
+    "ssl_check_hostname",
+)
+
 
 def cluster_kwargs(settings: Settings, tls: ssl.SSLContext | None = None) -> dict[str, Any]:
     """The keyword arguments for ``Cluster(...)`` that the settings imply; fresh policies on each call.

@@ -11,8 +11,9 @@ mode, the only way figures survive pre-fork servers) and whichever worker answer
 aggregates them all. Gauges carry a ``pid`` label (one series per live worker); counters and histograms are
 summed over workers. Requires the ``prometheus`` extra (prometheus_client). The metrics (README, "Metrics"):
 
-- ``wsgi_cassandra_session_state{state, pid}``: 1 for the worker's state (``connecting``, ``ready``,
-  ``unavailable``, ``hosts_down``), 0 for the others;
+- ``wsgi_cassandra_session_state{state, pid}``: 1 for the worker's state, the holder's own
+  (``SessionHolder.status()``: ``connecting``, ``ready``, ``unavailable``, ``hosts_down``, ``closed``), 0
+  for the others;
 - ``wsgi_cassandra_warmup_phase_seconds{phase, pid}``: the last warm-up's duration, by phase;
 - ``wsgi_cassandra_hosts_up{pid}``: hosts the worker's driver sees up;
 - ``wsgi_cassandra_connect_attempts_total`` and ``wsgi_cassandra_connect_failures_total``;
@@ -41,12 +42,13 @@ if TYPE_CHECKING:
 
     from .config import Settings
     from .connect import Connected
+    from .holder import SessionHolder, Status
 
-__all__ = ["STATES", "Metrics"]
+__all__ = ["STATES", "MeteredConnector", "Metrics"]
 
 log = logging.getLogger(__name__)
 
-STATES = ("connecting", "ready", "unavailable", "hosts_down")
+STATES = ("connecting", "ready", "unavailable", "hosts_down", "closed")  # holder.State's values
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -77,46 +79,55 @@ class Metrics:
         self.path = settings.metrics_path
         self.time_requests = settings.metrics_requests
         self._exit_hook_pid = 0
+        self._holder: SessionHolder | None = None
+
+    def watch(self, holder: SessionHolder) -> None:
+        """The holder whose :meth:`~SessionHolder.status` the state and hosts gauges show (built after the
+        connector it is given, so told here)."""
+        self._holder = holder
+
+    def publish(self) -> None:
+        """Write the holder's status to this worker's gauges: what ``shutdown()`` calls once closed."""
+        if self._holder is not None:
+            _publish(_families(), self._holder.status())
 
     # --- the connector: attempts, failures, warm-up phases, state, hosts --------------------------------
 
-    def connector(self, connect: Callable[[int], Connected]) -> Callable[[int], Connected]:
-        """``connect`` with its attempts, failures, phases and resulting state recorded."""
+    def connector(self, connect: Callable[[int], Connected]) -> MeteredConnector:
+        """``connect`` with its attempts, failures, phases and resulting state recorded; ``abort`` is
+        forwarded, so that ``SessionHolder.shutdown()`` still stops an attempt in flight."""
+        return MeteredConnector(connect, self)
 
-        @functools.wraps(connect)
-        def attempt(pid: int) -> Connected:
-            families = _families()
-            if self._exit_hook_pid != pid:
-                self._exit_hook_pid = pid
-                _set_state(families, "connecting")
-                atexit.register(_mark_dead, pid)
-            families.attempts.inc()
-            try:
-                connected = connect(pid)
-            except Exception:
-                families.failures.inc()
-                _set_state(families, "unavailable")
-                raise
-            for phase, ms in connected.phases.items():
-                families.warmup.labels(phase).set(ms / 1000.0)
-            watch = _HostsGauge(connected, families)
-            watch.update()
-            connected.cluster.register_listener(watch)
-            if self.time_requests and connected.statements:
-                names = {prepared.query_id: name for name, prepared in connected.statements.items()}
-                connected.session.add_request_init_listener(_RequestTimer(names, families))
-            return connected
+    def _attempt_started(self, pid: int) -> _Families:
+        families = _families()
+        if self._exit_hook_pid != pid:
+            self._exit_hook_pid = pid
+            atexit.register(_mark_dead, pid)
+        self.publish()  # connecting, or unavailable after a failed attempt
+        families.attempts.inc()
+        return families
 
-        return attempt
+    def _connected(self, connected: Connected, families: _Families) -> None:
+        for phase, ms in connected.phases.items():
+            families.warmup.labels(phase).set(ms / 1000.0)
+        if self._holder is not None:
+            _follow_holder(connected.cluster, self._holder, families)
+        if self.time_requests and connected.statements:
+            names = {prepared.query_id: name for name, prepared in connected.statements.items()}
+            connected.session.add_request_init_listener(_RequestTimer(names, families))
 
     # --- the request path: only the not-ready path and the scrape ---------------------------------------
+
+    def count_503(self) -> None:
+        """Count one 503 answered for lack of a session (what both middlewares call)."""
+        _families().unavailable.inc()
 
     def counting_503(self, start_response: StartResponse) -> StartResponse:
         """``start_response`` that counts the 503s answered for lack of a session."""
 
         def counted(status: str, headers: Any, exc_info: Any = None) -> Any:
             if status.startswith("503"):
-                _families().unavailable.inc()
+                self.count_503()
             return start_response(status, headers, exc_info)
 
         return counted
@@ -134,6 +145,39 @@ class Metrics:
             [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")],
         )
         return [body]
+
+
+class MeteredConnector:
+    """A connector (``connect(pid)``, ``abort(pid)``) whose attempts the metrics record.
+
+    A class, not a ``functools.wraps`` closure: the holder looks ``abort`` up on the connector it was
+    given, and a wrapper without it would leave an attempt in flight running after ``shutdown()``.
+    """
+
+    __slots__ = ("_connect", "_metrics")
+
+    def __init__(self, connect: Callable[[int], Connected], metrics: Metrics) -> None:
+        self._connect = connect
+        self._metrics = metrics
+
+    def __call__(self, pid: int) -> Connected:
+        families = self._metrics._attempt_started(pid)
+        try:
+            connected = self._connect(pid)
+        except Exception:
+            families.failures.inc()
+            # What the holder's status says once it has recorded this failure, which it does after we
+            # return (a shutdown that stopped the attempt publishes "closed" after the thread has ended).
+            _set_state(families, "unavailable")
+            raise
+        self._metrics._connected(connected, families)
+        return connected
+
+    def abort(self, pid: int) -> None:
+        """Stop process ``pid``'s attempt in flight (see ``Connector.abort``), when the connector can."""
+        abort = getattr(self._connect, "abort", None)
+        if callable(abort):
+            abort(pid)
 
 
 class _Families:
@@ -186,19 +230,51 @@ def _mark_dead(pid: int) -> None:
     multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
-class _HostsGauge:
-    """A driver host listener keeping ``hosts_up`` and the ready / hosts_down state current."""
+def _publish(families: _Families, status: Status) -> None:
+    """The holder's status, as the state and hosts gauges: the one place that maps one onto the other."""
+    _set_state(families, status["state"])
+    families.hosts_up.set(status.get("hosts_up", 0))
 
-    def __init__(self, connected: Connected, families: _Families) -> None:
-        self._cluster = connected.cluster
-        self._families = families
 
-    def update(self, *_: Any) -> None:
-        up = sum(1 for host in self._cluster.metadata.all_hosts() if host.is_up)
-        self._families.hosts_up.set(up)
-        _set_state(self._families, "ready" if up else "hosts_down")
+def _follow_holder(cluster: Any, holder: SessionHolder, families: _Families) -> None:
+    """Publish the holder's status whenever the holder's own host listener has taken a host event.
 
-    on_up = on_down = on_add = on_remove = update
+    The holder registers its listener (``HostWatch``) on the Cluster right after it stored the session; the
+    driver calls separate listeners in no set order, so a listener of ours could read the status before
+    the holder had updated it. Instead, the holder's one registration -- the next call on this Cluster, made
+    by the holder's connect thread -- registers both as one listener, the holder's first. (An instance
+    attribute, removed at that call, as ``connect._timed_connect`` does.)
+    """
+
+    def register_listener(listener: Any) -> None:
+        del cluster.register_listener  # the driver's method again
+        cluster.register_listener(_AfterHolder(listener, holder, families))
+        _publish(families, holder.status())  # ready (or hosts_down): the holder has just stored it
+
+    cluster.register_listener = register_listener
+
+
+class _AfterHolder:
+    """A driver host listener: the holder's, then the gauges from what the holder now says."""
+
+    def __init__(self, first: Any, holder: SessionHolder, families: _Families) -> None:
+        self._first, self._holder, self._families = first, holder, families
+
+    def on_up(self, host: Any) -> None:
+        self._first.on_up(host)
+        _publish(self._families, self._holder.status())
+
+    def on_down(self, host: Any) -> None:
+        self._first.on_down(host)
+        _publish(self._families, self._holder.status())
+
+    def on_add(self, host: Any) -> None:
+        self._first.on_add(host)
+        _publish(self._families, self._holder.status())
+
+    def on_remove(self, host: Any) -> None:
+        self._first.on_remove(host)
+        _publish(self._families, self._holder.status())
 
 
 class _RequestTimer:

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Callable
 
 from .config import Settings, arguments_doc, options
 from .connect import Connector
+from .driver import CLUSTER_SETTINGS, matching_connection_class
 from .driver import cluster_factory as settings_cluster_factory
-from .driver import matching_connection_class
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, SessionUnavailable
 from .health import health_response
 from .holder import Backoff, SessionHolder
 from .prepare import as_statements
@@ -53,7 +53,10 @@ class CassandraMiddleware:
 
     ``app`` is the WSGI application. Every other argument is keyword-only:
 
-    - ``cluster_factory``: a callable returning an unconnected ``Cluster``; replaces the connection settings.
+    - ``cluster_factory``: a callable returning an unconnected ``Cluster``; replaces the connection,
+      TLS and execution-profile settings (``contact_points`` ... ``request_timeout``, ``execution_profiles``:
+      ``driver.CLUSTER_SETTINGS``). Giving one of those as an argument next to it raises
+      :class:`~wsgi_cassandra.exceptions.ConfigurationError`; their environment variables are ignored.
     - ``statements``: name -> CQL (prepared in each worker), or a ``StatementRegistry``.
     - ``environ``: a mapping read instead of ``os.environ``.
     - the settings listed below. A setting not given is read from its environment variable; an explicit
@@ -125,6 +128,8 @@ class CassandraMiddleware:
         if cluster_factory is not None and not callable(cluster_factory):
             raise ConfigurationError(f"cluster_factory = {cluster_factory!r} is not callable")
         explicit = {option.name: given[option.name] for option in options()}
+        if cluster_factory is not None:
+            _refuse_replaced_settings(explicit)
         if not isinstance(warmer, str):
             explicit["warmer"] = None  # a Warmer object: not a setting, used as it is
         self.settings = Settings.resolve(explicit, environ)
@@ -149,6 +154,8 @@ class CassandraMiddleware:
             shutdown_timeout=self.settings.shutdown_timeout,
             backoff=Backoff(maximum=self.settings.retry_max),
         )
+        if self._metrics is not None:
+            self._metrics.watch(self.holder)
         self.warmer = get_warmer(warmer if warmer is not None and not isinstance(warmer, str) else self.settings.warmer)
         self._app = app
         self._key = self.settings.environ_key
@@ -209,7 +216,10 @@ class CassandraMiddleware:
         """Close this worker's Cluster, bounded by ``shutdown_timeout`` (see ``SessionHolder.shutdown``)."""
         if self._cqlengine is not None:
             self._cqlengine.close()
-        return self.holder.shutdown(timeout)
+        stopped = self.holder.shutdown(timeout)
+        if self._metrics is not None:
+            self._metrics.publish()  # closed
+        return stopped
 
     def _metrics_of(self) -> Metrics | None:
         if self.settings.metrics_path is None:
@@ -224,11 +234,28 @@ class CassandraMiddleware:
         if self.settings.cqlengine:
             from .cqlengine import CqlengineBinding
 
-            self._cqlengine = CqlengineBinding(self.settings.keyspace)
+            self._cqlengine = CqlengineBinding(self.settings.keyspace, self._why_unavailable)
         return () if self._cqlengine is None else (self._cqlengine,)
+
+    def _why_unavailable(self) -> SessionUnavailable:
+        """What cqlengine's model queries raise while no session is ready (the holder is built after them)."""
+        self.holder.current()  # in a forked child: this process's own state (adopted), never the parent's
+        return self.holder.unavailable()
 
     def __repr__(self) -> str:
         return f"<CassandraMiddleware {self.settings!r} warmer={self.warmer.name!r}>"
+
+
+def _refuse_replaced_settings(explicit: Mapping[str, object]) -> None:
+    """A ``cluster_factory`` builds the Cluster: the settings that would build it are not used. Only
+    arguments are refused; their environment variables may be set for other processes and are ignored."""
+    replaced = [name for name in CLUSTER_SETTINGS if explicit.get(name) is not None]
+    if replaced:
+        names = ", ".join(f"{name}=" for name in replaced)
+        raise ConfigurationError(
+            f"cluster_factory= builds the Cluster, so {names} would be ignored: set these on the Cluster "
+            "(or its execution profiles) that cluster_factory returns, or drop cluster_factory="
+        )
 
 
 CassandraMiddleware.__doc__ = f"{CassandraMiddleware.__doc__}\n{arguments_doc()}\n"

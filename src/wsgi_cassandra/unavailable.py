@@ -13,12 +13,13 @@ comes here and is not wrapped; its one exception handler (:func:`no_host_error`,
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Union
 
 from .exceptions import SessionUnavailable
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, MutableMapping
     from types import TracebackType
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -31,6 +32,7 @@ __all__ = [
     "UNAVAILABLE_USED",
     "UnavailableSession",
     "UnavailableStatements",
+    "mark_used",
     "no_host_error",
     "respond_503",
     "respond_503_after_error",
@@ -38,6 +40,20 @@ __all__ = [
 ]
 
 UNAVAILABLE_USED = "wsgi_cassandra.unavailable"  # environ key: set once the stand-in was touched
+
+# The environ (or ASGI scope) of the request being served without a session, for stand-ins that are not in
+# it (cqlengine's registered connection): they mark it through mark_used().
+serving_unavailable: ContextVar[MutableMapping[str, Any] | None] = ContextVar(
+    "wsgi_cassandra_serving_unavailable", default=None
+)
+
+
+def mark_used(error: SessionUnavailable) -> None:
+    """Record that a stand-in was used by the request being served without a session, if any: its
+    framework's 500 then becomes the middleware's 503 (what :class:`UnavailableSession` does itself)."""
+    request = serving_unavailable.get()
+    if request is not None:
+        request[UNAVAILABLE_USED] = error
 
 
 class UnavailableSession:
@@ -141,20 +157,24 @@ def serve_unavailable(
     if not convert:
         return app(environ, start_response)
     deferred = _DeferredStart(start_response)
+    serving = serving_unavailable.set(environ)
     try:
-        body = app(environ, deferred)
-    except SessionUnavailable as exc:
-        if deferred.sent:  # write() already sent a status: no second start_response, the server aborts
-            raise
-        return respond_503(start_response, exc)
-    try:
-        chunks = iter(body)
-        first = _first_chunk(chunks)
-    except BaseException as exc:  # the server never sees this body, so closing it is ours to do
-        _close(body)
-        if deferred.sent or not isinstance(exc, SessionUnavailable):
-            raise
-        return respond_503(start_response, exc)
+        try:
+            body = app(environ, deferred)
+        except SessionUnavailable as exc:
+            if deferred.sent:  # write() already sent a status: no second start_response, the server aborts
+                raise
+            return respond_503(start_response, exc)
+        try:
+            chunks = iter(body)
+            first = _first_chunk(chunks)
+        except BaseException as exc:  # the server never sees this body, so closing it is ours to do
+            _close(body)
+            if deferred.sent or not isinstance(exc, SessionUnavailable):
+                raise
+            return respond_503(start_response, exc)
+    finally:
+        serving_unavailable.reset(serving)
     used = environ.get(UNAVAILABLE_USED)
     if isinstance(used, SessionUnavailable) and not deferred.sent and deferred.status.startswith("5"):
         _close(body)

@@ -38,7 +38,9 @@ class Warmer(Protocol):
 
     Optionally, ``available() -> bool`` says whether it would work in this process *without* installing
     anything (no hooks, no global state): what ``python -m wsgi_cassandra check`` asks, through
-    :func:`is_available`. Every built-in warmer has it; a warmer without it is assumed to work.
+    :func:`is_available`. Every built-in warmer has it; a warmer without it is assumed to work. A warmer
+    may also have ``problem() -> str | None``: why the server it belongs to cannot run the driver at all
+    (uWSGI with threads off), which makes ``auto`` raise instead of skipping it.
     """
 
     name: str

@@ -18,19 +18,38 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ..exceptions import WarmerUnavailable
+from ..exceptions import ConfigurationError, WarmerUnavailable
 from . import get_warmer, is_available
 
 if TYPE_CHECKING:
     from ..holder import SessionHolder
+
+__all__ = ["CANDIDATES", "AutoWarmer", "choose"]
 
 log = logging.getLogger(__name__)
 
 CANDIDATES = ("uwsgi", "gunicorn", "fork")
 
 
+def choose() -> str | None:
+    """The warmer ``auto`` uses in this process, decided here for both :meth:`AutoWarmer.plan` (what
+    ``check`` prints) and :meth:`AutoWarmer.install`: the first of :data:`CANDIDATES` that is available,
+    ``None`` when only the lazy path is left. A candidate that is *there* but cannot work, such that no
+    other warmer could help (``problem()`` says why: uWSGI with Python threads off), raises
+    :class:`~wsgi_cassandra.exceptions.ConfigurationError`. Installs nothing."""
+    for candidate in CANDIDATES:
+        warmer = get_warmer(candidate)
+        problem = getattr(warmer, "problem", None)
+        reason = problem() if callable(problem) else None
+        if reason is not None:
+            raise ConfigurationError(reason)
+        if is_available(warmer):
+            return candidate
+    return None
+
+
 class AutoWarmer:
-    """Install the first warmer of :data:`CANDIDATES` that works here; ``chosen`` says which."""
+    """Install the warmer :func:`choose` picks; ``chosen`` says which."""
 
     name = "auto"
 
@@ -42,23 +61,16 @@ class AutoWarmer:
 
     def plan(self) -> list[str]:
         """The warmers ``install`` would choose in this process, asked without installing any."""
-        chosen = []
-        for candidate in CANDIDATES:
-            if is_available(get_warmer(candidate)):
-                chosen.append(candidate)
-                break
-        return [*chosen, "lazy"]
+        chosen = choose()
+        return ["lazy"] if chosen is None else [chosen, "lazy"]
 
     def install(self, holder: SessionHolder) -> None:
-        chosen: list[str] = []
-        for candidate in CANDIDATES:
+        chosen = self.plan()
+        if len(chosen) > 1:
             try:
-                get_warmer(candidate).install(holder)
-            except WarmerUnavailable as exc:
-                log.debug("auto warmer: skipping %r: %s", candidate, exc)
-                continue
-            chosen.append(candidate)
-            break
-        chosen.append("lazy")
+                get_warmer(chosen[0]).install(holder)
+            except WarmerUnavailable as exc:  # available() said yes, install() disagrees: lazy still works
+                log.debug("auto warmer: skipping %r: %s", chosen[0], exc)
+                chosen = ["lazy"]
         self.chosen = chosen
         log.debug("auto warmer: chose %s", " + ".join(chosen))

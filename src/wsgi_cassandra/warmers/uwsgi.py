@@ -188,10 +188,18 @@ class UWSGIWarmer:
         except WarmerUnavailable:
             return False
 
+    def problem(self) -> str | None:
+        """Why this uWSGI cannot run the driver at all (no warmer could help), or ``None``: what
+        :func:`~wsgi_cassandra.warmers.auto.choose` and :meth:`install` refuse."""
+        try:
+            return threads_problem(_import_uwsgi())
+        except WarmerUnavailable:
+            return None  # not inside uWSGI
+
     def install(self, holder: SessionHolder) -> None:
         global _hooked_pid
         uwsgi = _import_uwsgi()
-        problem = threads_problem(uwsgi)
+        problem = self.problem()
         if problem is not None:
             raise ConfigurationError(problem)
         _installed[holder] = (self.mules, self.spoolers)
