@@ -1,6 +1,6 @@
 """Bench: what the opt-in request metrics (``WSGI_CASSANDRA_METRICS_REQUESTS``) add to a prepared read.
 
-    python bench/metrics_overhead.py [--reads 3000] [--rounds 7]
+    python bench/metrics_overhead.py [--reads 3000] [--rounds 7] [--quick]
 
 In process, interleaved rounds of WSGI calls that each run one declared prepared SELECT: through a
 middleware without metrics, one with the metrics path only (the session-level figures, nothing on the
@@ -13,10 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from typing import Any
 
-from _common import KEYSPACE, READ_CQL, Result, cassandra_process, emit, median
+from _common import KEYSPACE, READ_CQL, Result, cassandra_process, emit, median, parse_args
 from request_overhead import per_call_ns
 
 BODY = [b"ok"]
@@ -28,39 +27,11 @@ def read_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return BODY
 
 
-class _Prepared:
-    query_id = b"bench"
-
-
-class _Query:
-    prepared_statement = _Prepared()
-
-
-class _Future:
-    """What the timer touches of a driver ResponseFuture; answers at once, so only the timer's work is timed."""
-
-    query = _Query()
-
-    def add_callbacks(self, callback: Any, errback: Any, callback_args: Any = (), errback_args: Any = ()) -> None:
-        callback([], *callback_args)
-
-
-def timer_ns(calls: int) -> float:
-    """The request timer's own CPU per request: the listener, the callback and the histogram write."""
-    from wsgi_cassandra.metrics import _families, _RequestTimer
-
-    timer, future = _RequestTimer({b"bench": "get"}, _families()), _Future()
-    started = time.perf_counter_ns()
-    for _ in range(calls):
-        timer(future)  # type: ignore[arg-type]
-    return (time.perf_counter_ns() - started) / calls
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reads", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
+    args = parse_args(parser, quick={"reads": 150, "rounds": 3})
     # Before prometheus_client is imported: that is when it picks its multiprocess mode.
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="wsgi-cassandra-metrics-")
     from wsgi_cassandra import CassandraMiddleware
@@ -93,7 +64,6 @@ def main() -> None:
         finally:
             for middleware in variants.values():
                 middleware.shutdown()
-    own = median([timer_ns(20_000) for _ in range(args.rounds)])
     base = median(timings["no metrics"])
     result = Result(
         "Opt-in request metrics: one prepared read per request (in-process WSGI calls, median ns)",
@@ -103,12 +73,11 @@ def main() -> None:
     for name, values in timings.items():
         ns = median(values)
         result.rows.append([name, ns, ns - base, f"{(ns - base) / base:.2%}"])
-    result.rows.append(["the timer alone (listener + callback + histogram write)", own, own, f"{own / base:.2%}"])
     result.chart = {name: median(values) for name, values in timings.items()}
     result.notes.append(
         f"{args.rounds} interleaved rounds of {per_round:,} reads each against the CQL test server in another "
         "process; the timer is a driver request-init listener plus one callback per request. End-to-end "
-        "differences below the reads' own noise are noise; the last row times the timer's work alone."
+        "differences below the reads' own noise are noise."
     )
     emit(result)
 

@@ -31,6 +31,7 @@ BENCHES = [
     "memory",
     "load_outage",
     "recovery",
+    "metrics_overhead",
 ]
 DOCS = ROOT / "docs"
 

@@ -24,6 +24,7 @@ BENCHES = [
     pytest.param("memory", "| library MB |", id="memory"),
     pytest.param("load_outage", "| worker pid |", id="load_outage"),
     pytest.param("recovery", "| reconnection |", id="recovery"),
+    pytest.param("metrics_overhead", "| added ns |", id="metrics_overhead"),
     pytest.param("bench_testserver", "raw pipelined v4, no driver", id="bench_testserver"),
     pytest.param("demo", "first request", id="demo"),
 ]
