@@ -38,7 +38,7 @@ EARLY_DRIVER_APP = "tests.apps.early_driver:application"
 def _needs(module: str, why: str) -> None:
     if importlib.util.find_spec(module) is None:
         where = (
-            "a venv of its own with Gunicorn < 26 (.venv-eventlet: docs/servers.md, 'gevent and eventlet workers')"
+            "a venv of its own with Gunicorn < 26: python3 dev.py test runs it in .venv-eventlet (docs/servers.md)"
             if module == "eventlet"
             else "pip install -e '.[test]'"
         )
@@ -112,7 +112,7 @@ def test_gunicorn_eventlet_workers(cassandra: Target, keyspace: str, args: list[
 
         pytest.skip(
             f"needs Gunicorn < 26 for -k eventlet (Gunicorn 26 removed its eventlet worker; installed: "
-            f"{version('gunicorn')}): run it in .venv-eventlet, see docs/servers.md 'eventlet'"
+            f"{version('gunicorn')}): python3 dev.py test runs it in .venv-eventlet (docs/servers.md)"
         )
     per_session = handshakes_per_session(cassandra, keyspace)
     env = cassandra.subprocess_env(CASSANDRA_KEYSPACE=keyspace)
