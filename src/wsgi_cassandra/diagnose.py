@@ -118,7 +118,9 @@ def _classify(leaf: object) -> tuple[str, str]:
         )
     if name == "gaierror" or "Name or service not known" in text:
         return "host name does not resolve", "check CASSANDRA_CONTACT_POINTS"
-    if "protocol_version" in text or "ProtocolError" in text:
+    # The driver's own refusal names ``protocol_version``; a node's answer quotes Cassandra's two texts.
+    refusals = ("protocol_version", "ProtocolError", "unsupported protocol version", "USE_BETA flag is unset")
+    if any(words in text for words in refusals):
         return (
             "the node rejected the protocol version",
             "unset CASSANDRA_PROTOCOL_VERSION (the driver negotiates) or choose one the node supports",
