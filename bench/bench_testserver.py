@@ -14,6 +14,7 @@ machine runs, CPU per request much less, and ``1e6 / us`` is what one core could
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import socket
@@ -124,8 +125,15 @@ def _raw_capacity(port: int, seconds: float, window: int = 128) -> dict[str, flo
     """Server-side capacity: pipelined v4 EXECUTEs from a raw socket, so the driver's cost is out."""
     from cassandra.protocol import ExecuteMessage, PrepareMessage, ProtocolHandler, StartupMessage
 
+    # scylla-driver's encoder also takes the connection's negotiated protocol features; cassandra-driver's not.
+    features: tuple[Any, ...] = ()
+    if "protocol_features" in inspect.signature(ProtocolHandler.encode_message).parameters:
+        from cassandra.protocol_features import ProtocolFeatures
+
+        features = (ProtocolFeatures(),)
+
     def frame(msg: Any, stream: int) -> bytes:
-        return bytes(ProtocolHandler.encode_message(msg, stream, 4, None, False))
+        return bytes(ProtocolHandler.encode_message(msg, stream, 4, None, False, *features))
 
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         buf = bytearray()

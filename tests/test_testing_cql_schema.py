@@ -7,6 +7,7 @@ answers through a fake connection, so ``KeyspaceMetadata``/``TableMetadata`` com
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -61,8 +62,24 @@ class EngineConnection:
                 out.append((False, DriverInvalidRequest(exc.message)))
                 continue
             rows = [[d[c.name] for c in result.columns] for d in as_dicts(result)]
-            out.append((True, SimpleNamespace(column_names=[c.name for c in result.columns], parsed_rows=rows)))
+            names = [c.name for c in result.columns]
+            out.append((True, SimpleNamespace(column_names=names, parsed_rows=rows, paging_state=None)))
         return out
+
+
+# scylla-driver's parsers also take ``fetch_size`` and ``metadata_request_timeout`` (the schema read is
+# paged there); cassandra-driver's take only the timeout. Detected, so either driver's parsers run here.
+_PAGED = "metadata_request_timeout" in inspect.signature(get_schema_parser).parameters
+
+
+def parser_for(connection: EngineConnection, release: str) -> Any:
+    """The parser the installed driver picks for ``release``, as ``cluster.metadata`` would."""
+    extra = (None,) if _PAGED else ()  # metadata_request_timeout: the driver's default, none
+    return get_schema_parser(connection, release, None, 5, *extra)
+
+
+def parser_v4(connection: EngineConnection) -> Any:
+    return SchemaParserV4(connection, 5, None, None) if _PAGED else SchemaParserV4(connection, 5)
 
 
 SCHEMA = [
@@ -84,7 +101,7 @@ def test_driver_schema_parser_builds_the_catalog(release: str, parser_class: typ
     engine = make_engine(release)
     for statement in SCHEMA:
         run(engine, statement)
-    parser = get_schema_parser(EngineConnection(engine), release, None, 5)
+    parser = parser_for(EngineConnection(engine), release)
     assert type(parser) is parser_class
     keyspaces = {ks.name: ks for ks in parser.get_all_keyspaces()}
 
@@ -120,7 +137,7 @@ def test_schema_refresh_queries_of_one_table() -> None:
     engine = make_engine("4.1.5")
     for statement in SCHEMA:
         run(engine, statement)
-    parser = SchemaParserV4(EngineConnection(engine), 5)
+    parser = parser_v4(EngineConnection(engine))
     table = parser.get_table({}, "ks", "simple")
     assert table is not None
     assert list(table.columns) == ["k", "v"]

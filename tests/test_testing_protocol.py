@@ -6,6 +6,7 @@ A raw socket client encodes requests and decodes answers with the driver's own c
 
 from __future__ import annotations
 
+import inspect
 import io
 import socket
 import struct
@@ -44,6 +45,26 @@ pytestmark = pytest.mark.integration
 
 HEADER = struct.Struct(">BBhBi")
 
+# scylla-driver's codec (encode/decode_message, recv_body) takes the connection's negotiated protocol
+# features (Scylla's SUPPORTED extensions) as an extra argument; cassandra-driver's has none. Detected,
+# so either driver's codec works here.
+_FEATURES: tuple[Any, ...] = ()
+if "protocol_features" in inspect.signature(ProtocolHandler.encode_message).parameters:
+    from cassandra.protocol_features import ProtocolFeatures  # scylla-driver only
+
+    _FEATURES = (ProtocolFeatures(),)
+
+
+def encode(msg: Any, stream: int, version: int, beta: bool = False) -> bytes:
+    """One request frame, encoded by the installed driver's own codec (no compression)."""
+    raw: bytes = ProtocolHandler.encode_message(msg, stream, version, None, beta, *_FEATURES)
+    return raw
+
+
+def decode(version: int, stream: int, flags: int, opcode: int, body: bytes) -> Any:
+    """One response body, decoded by the installed driver's own codec (no compression)."""
+    return ProtocolHandler.decode_message(version, *_FEATURES, {}, stream, flags, opcode, body, None, None)
+
 
 class RawClient:
     """A minimal client: driver codec on a blocking socket, v5 segments once READY."""
@@ -59,7 +80,7 @@ class RawClient:
         self.sock.close()
 
     def send(self, msg: Any, stream: int = 1, *, version: int | None = None, beta: bool = False) -> None:
-        raw = ProtocolHandler.encode_message(msg, stream, version or self.version, None, beta)
+        raw = encode(msg, stream, version or self.version, beta)
         self.send_raw(raw)
 
     def send_raw(self, raw: bytes) -> None:
@@ -100,7 +121,7 @@ class RawClient:
         raw = self._frame_bytes()
         version, flags, stream, opcode, _ = HEADER.unpack(raw[:9])
         assert version & 0x80, "response direction bit"
-        msg = ProtocolHandler.decode_message(version & 0x7F, {}, stream, flags, opcode, raw[9:], None, None)
+        msg = decode(version & 0x7F, stream, flags, opcode, raw[9:])
         return stream, msg
 
     def handshake(self) -> None:
@@ -155,7 +176,7 @@ def test_unsupported_versions_get_the_error_the_driver_steps_down_on(
             if version < 3:  # v1/v2 header: 8 bytes, one-byte stream
                 head = client._take(8)
                 body = client._take(struct.unpack(">i", head[4:])[0])
-                msg = ProtocolHandler.decode_message(head[0] & 0x7F, {}, head[2], head[1], head[3], body, None, None)
+                msg = decode(head[0] & 0x7F, head[2], head[1], head[3], body)
             else:
                 _, msg = client.recv()
             assert isinstance(msg, ProtocolException)
@@ -237,7 +258,7 @@ def test_unknown_opcode_and_version_switch_are_refused(raw: RawClient) -> None:
 def test_v5_segment_with_a_bad_crc_is_fatal(raw: RawClient) -> None:
     raw.handshake()
     out = io.BytesIO()
-    SegmentCodec().encode(out, ProtocolHandler.encode_message(query("SELECT 1"), 2, 5, None, False))
+    SegmentCodec().encode(out, encode(query("SELECT 1"), 2, 5))
     corrupted = bytearray(out.getvalue())
     corrupted[-1] ^= 0xFF
     raw.sock.sendall(bytes(corrupted))
@@ -249,10 +270,7 @@ def test_v5_segment_with_a_bad_crc_is_fatal(raw: RawClient) -> None:
 
 def test_many_streams_multiplexed_in_one_write_are_each_answered(raw: RawClient) -> None:
     raw.handshake()
-    frames = b"".join(
-        ProtocolHandler.encode_message(query("SELECT release_version FROM system.local"), s, 5, None, False)
-        for s in range(100, 150)
-    )
+    frames = b"".join(encode(query("SELECT release_version FROM system.local"), s, 5) for s in range(100, 150))
     out = io.BytesIO()
     SegmentCodec().encode(out, frames)  # one segment holding 50 frames
     raw.sock.sendall(out.getvalue())
@@ -337,7 +355,7 @@ def test_pack_puts_whole_frames_in_self_contained_segments(sizes: list[int], seg
 @pytest.mark.parametrize("version", [3, 4, 5])
 def test_type_options_decode_to_the_same_driver_type(cqltype: Any, version: int) -> None:
     opcode, body = enc.rows([Column("ks", "t", "c", cqltype)], [], version)
-    result = ResultMessage.recv_body(io.BytesIO(body), version, {}, None, None)
+    result = ResultMessage.recv_body(io.BytesIO(body), version, *_FEATURES, {}, None, None)
     ((_, _, name, decoded),) = result.column_metadata
     assert (opcode, name) == (0x08, "c")
     expected = cqltype.cql_parameterized_type().replace("text", "varchar")  # a node sends UTF8Type as varchar
@@ -348,7 +366,7 @@ def test_type_options_decode_to_the_same_driver_type(cqltype: Any, version: int)
 def test_every_error_name_decodes_to_the_driver_error_with_its_fields(name: str) -> None:
     exc = build_error(name, "boom", query_id=b"\x01\x02")
     opcode, body = enc.error(exc)
-    msg = ErrorMessage.recv_body(io.BytesIO(body), 5)
+    msg = ErrorMessage.recv_body(io.BytesIO(body), 5, *_FEATURES)
     assert (opcode, msg.code, msg.message) == (0x00, exc.code, "boom")
     assert type(msg).__name__ == DRIVER_ERRORS[name]
     if name == "read_timeout":
@@ -391,7 +409,7 @@ def test_engine_errors_are_answered_with_their_code() -> None:
     with pytest.raises(AlreadyExists) as caught:
         engine.execute(create, keyspace=None, node=node, protocol_version=5)
     _, body = enc.error(engine_error(caught.value))
-    msg = ErrorMessage.recv_body(io.BytesIO(body), 5)
+    msg = ErrorMessage.recv_body(io.BytesIO(body), 5, *_FEATURES)
     assert (type(msg).__name__, msg.info) == ("AlreadyExistsException", {"keyspace": "ks", "table": ""})
 
 

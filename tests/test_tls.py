@@ -133,7 +133,9 @@ def test_plain_client_against_a_tls_node_hints_at_tls(tls_server: CQLServer) -> 
     try:
         status, _, body = call(app)
         assert status.startswith("503")
-        assert b"no answer in time" in body
+        # The node hangs up on the plaintext frame; cassandra-driver 3.29 reports that as a connect timeout,
+        # scylla-driver as a connection closed by the server: each diagnosis points at TLS.
+        assert b"no answer in time" in body or b"closed the connection during the handshake" in body
         assert b"CASSANDRA_SSL" in body
     finally:
         app.shutdown(timeout=5)

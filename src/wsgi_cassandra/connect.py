@@ -281,7 +281,14 @@ class _Connections:
                 # Reported before the TCP connect, which a socket shutdown() from another thread can end.
                 connections.check()
                 connections._opened(self)
-                return super()._connect_socket(*args, **kwargs)
+                try:
+                    return super()._connect_socket(*args, **kwargs)
+                except BaseException:
+                    # Refused or cut short: the driver closed the socket and drops this connection; failing
+                    # it later would ``close()`` a connection without a socket (scylla-driver's libev loop
+                    # then calls ``None.close()`` in its thread).
+                    connections._forget(self)
+                    raise
 
         if not callable(getattr(base, "_connect_socket", None)):  # a reactor without it: reported after
             del Tracked._connect_socket
@@ -300,6 +307,10 @@ class _Connections:
                 self._open.add(connection)
                 return
         _fail(connection, reason)
+
+    def _forget(self, connection: Any) -> None:
+        with self._lock:
+            self._open.discard(connection)
 
     def refuse(self, reason: str, *, opening_only: bool) -> int:
         """Refuse new connections from now on and fail the open ones -- only those still waiting for the
@@ -338,6 +349,8 @@ def _fail(connection: Any, reason: str) -> None:
     if sock is not None:
         with contextlib.suppress(Exception):
             sock.shutdown(socket.SHUT_RDWR)
+    if getattr(connection, "_socket", None) is None:
+        return  # its TCP connect failed: the driver already closed it and raised to whoever waited
     with contextlib.suppress(Exception):
         connection.defunct(error)
     event = getattr(connection, "connected_event", None)

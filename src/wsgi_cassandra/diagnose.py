@@ -116,9 +116,20 @@ def _classify(leaf: object) -> tuple[str, str]:
             "no answer in time",
             "the node may be overloaded or unreachable (CASSANDRA_CONNECT_TIMEOUT), or it wants TLS (CASSANDRA_SSL)",
         )
+    if "was closed by server" in text:
+        # The node hung up before its handshake answer: what a TLS-only node does with a plaintext frame, or
+        # without a client certificate it requires (scylla-driver reports these so; cassandra-driver often
+        # as a timeout or a TLS alert, classified above).
+        return (
+            "the node closed the connection during the handshake",
+            "it may want TLS (CASSANDRA_SSL, CASSANDRA_SSL_CA) or a client certificate "
+            "(CASSANDRA_SSL_CERT / CASSANDRA_SSL_KEY); else check CASSANDRA_CONTACT_POINTS and CASSANDRA_PORT",
+        )
     if name == "gaierror" or "Name or service not known" in text:
         return "host name does not resolve", "check CASSANDRA_CONTACT_POINTS"
-    if "protocol_version" in text or "ProtocolError" in text:
+    # The driver's own refusal names ``protocol_version``; a node's answer quotes Cassandra's two texts.
+    refusals = ("protocol_version", "ProtocolError", "unsupported protocol version", "USE_BETA flag is unset")
+    if any(words in text for words in refusals):
         return (
             "the node rejected the protocol version",
             "unset CASSANDRA_PROTOCOL_VERSION (the driver negotiates) or choose one the node supports",

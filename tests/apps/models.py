@@ -53,7 +53,10 @@ def on_ready(session: Session) -> None:
 def local_ports(session: Any) -> list[int]:
     ports = []
     for pool in session.get_pools():
-        for conn in [getattr(pool, "_connection", None), *getattr(pool, "_connections", [])]:
+        # cassandra-driver's pool holds a list; scylla-driver's a dict of one connection per shard.
+        held = getattr(pool, "_connections", None) or []
+        held = list(held.values()) if isinstance(held, dict) else list(held)
+        for conn in [getattr(pool, "_connection", None), *held]:
             sock = getattr(conn, "_socket", None)
             if sock is not None:
                 ports.append(sock.getsockname()[1])

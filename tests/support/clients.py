@@ -243,3 +243,13 @@ def driver(node: Node, **options: Any) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.shutdown()
+
+
+def refused_versions(newest_accepted: int = 5) -> int:
+    """How many protocol versions the installed driver tries, and a node whose newest is ``newest_accepted``
+    refuses, before it connects: cassandra-driver starts at DataStax's private DSE_V2 (66), then DSE_V1 (65),
+    so 2 against Apache Cassandra 4+; scylla-driver knows no DSE versions and starts at v5, so 0."""
+    from cassandra import ProtocolVersion
+
+    stepped = (v for v in ProtocolVersion.SUPPORTED_VERSIONS if v not in ProtocolVersion.BETA_VERSIONS)
+    return sum(1 for version in stepped if version > newest_accepted)  # a beta version is skipped, not tried
