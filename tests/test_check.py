@@ -77,7 +77,11 @@ def test_pinned_protocol_version_needs_no_advice(cassandra: Target) -> None:
 
     assert result.returncode == 0, result.stderr
     assert "protocol version       5 (pinned)" in result.stdout
-    assert "none: this configuration connects as fast as it can" in result.stdout
+    advice = result.stdout.split("Advice:", 1)[1]
+    # No advice about the protocol: whatever else it says depends on this machine's speed (a schema download
+    # over 200 ms on a busy machine earns the fast-connect advice).
+    assert "CASSANDRA_PROTOCOL_VERSION" not in advice
+    assert advice.strip(), "the advice section lists something, or says there is nothing to change"
     assert server.running
 
 

@@ -157,10 +157,10 @@ def test_delayed_startup_slows_the_connect(server: CQLServer) -> None:
 
 
 def test_slow_schema_queries_slow_the_connect_without_blocking_the_server(server: CQLServer) -> None:
-    delay = 1.5  # the driver reads about ten schema tables: one by one, that would be 15 s
+    delay = 3.0  # the driver reads about ten schema tables: one by one, that would be 30 s (wide bounds: busy CI)
     server.faults.delay(delay, query=r"system_schema")
     started = time.monotonic()
-    with driver(server) as cluster:
+    with driver(server, control_connection_timeout=4 * delay) as cluster:
         cluster.connect()
         elapsed = time.monotonic() - started
         # Other requests are answered meanwhile, not after the delay: the delay does not block the loop.
