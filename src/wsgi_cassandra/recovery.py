@@ -265,14 +265,30 @@ def _reconnect_control_connection(cluster: Cluster) -> None:
     """Start a reconnection of the control connection now, unless one is already running.
 
     Its scheduled attempt is cancelled and cleared first, or it would replace the new connection when due
-    (and, left set, keep the driver from reconnecting it the next time its host goes down).
+    (and, left set, keep the driver from reconnecting it the next time its host goes down). The two drivers
+    keep that attempt differently: cassandra-driver swaps it out with ``_get_and_set_reconnection_handler``;
+    scylla-driver (3.29+) guards it with ``_reconnection_lock`` and has ``reconnect()`` do nothing while it
+    is set.
     """
-    control = getattr(cluster, "control_connection", None)
+    control: Any = getattr(cluster, "control_connection", None)
+    if control is None:
+        return
     swap = getattr(control, "_get_and_set_reconnection_handler", None)
-    if control is None or swap is None:
+    if swap is not None:  # cassandra-driver
+        pending = swap(None)
+        if pending is None:  # a reconnection is running right now; if it fails, it schedules the next one
+            return
+        pending.cancel()
+        control.reconnect()
         return
-    pending = swap(None)
-    if pending is None:  # a reconnection is running right now; if it fails, it schedules the next one
-        return
-    pending.cancel()
+    lock = getattr(control, "_reconnection_lock", None)
+    if lock is None or not hasattr(control, "_reconnection_handler"):
+        return  # a driver we do not know: its own schedule applies
+    with lock:
+        pending = control._reconnection_handler
+        if pending is not None:
+            if getattr(pending, "_is_running", False):  # an attempt is running right now
+                return
+            pending.cancel()
+            control._reconnection_handler = None
     control.reconnect()
