@@ -50,16 +50,21 @@ def registrations(nodes: CQLCluster) -> int:
     return nodes.stats.requests.get("REGISTER", 0)
 
 
+def queries(nodes: CQLCluster) -> int:
+    """QUERY, EXECUTE and BATCH requests the nodes received."""
+    return sum(nodes.stats.requests.get(kind, 0) for kind in ("QUERY", "EXECUTE", "BATCH"))
+
+
 def all_down_seen(holder: SessionHolder, connected: Connected) -> bool:
-    """Query (as traffic would: an idle driver notices a closed connection only at its next heartbeat)
-    until the holder says every host is down."""
+    """Query, as traffic would, until the holder says every host is down."""
     with contextlib.suppress(Exception):
         connected.session.execute("SELECT release_version FROM system.local")
     return holder.current() is None
 
 
-def slow_reconnecting_holder(nodes: CQLCluster) -> SessionHolder:
-    """A holder whose driver, on its own, would try a down node again only after an hour."""
+def slow_reconnecting_holder(nodes: CQLCluster, **driver: object) -> SessionHolder:
+    """A holder whose driver, on its own, would try a down node again only after an hour; ``driver``: more
+    ``Cluster`` arguments."""
     from cassandra.cluster import Cluster
     from cassandra.policies import ConstantReconnectionPolicy
 
@@ -71,7 +76,7 @@ def slow_reconnecting_holder(nodes: CQLCluster) -> SessionHolder:
     def factory() -> Cluster:
         kwargs = cluster_kwargs(settings)
         kwargs["reconnection_policy"] = ConstantReconnectionPolicy(AN_HOUR, max_attempts=None)
-        return Cluster(**kwargs)
+        return Cluster(**{**kwargs, **driver})
 
     return SessionHolder(Connector(factory), warm_timeout=15.0, shutdown_timeout=3.0)
 
@@ -187,6 +192,33 @@ def test_a_node_back_after_a_full_outage_serves_at_once_although_the_driver_woul
 
 
 @embedded_only
+def test_an_idle_session_hears_its_nodes_hang_up_without_a_request(cql_cluster: CQLCluster) -> None:
+    """No request and no heartbeat (turned off): the nodes closing their connections is all there is to hear.
+    The driver alone would notice at the next request (scylla-driver's after waiting 2 s per host)."""
+    holder = slow_reconnecting_holder(cql_cluster, idle_heartbeat_interval=0)
+    try:
+        connected = holder.get()
+        assert connected is not None, holder.status()
+        assert eventually(lambda: holder.status()["hosts_up"] == 3, timeout=15), holder.status()
+        queried = queries(cql_cluster)
+        for server in cql_cluster.servers:  # every node refuses new connections, then hangs up on the open ones
+            server.faults.refuse_connections()
+        for server in cql_cluster.servers:
+            server.faults.close_connections()
+        assert eventually(lambda: holder.status()["state"] == "hosts_down", timeout=15), holder.status()
+        assert holder.current() is None  # requests get the fast 503
+        assert eventually(lambda: connected.extras["recovery"].probing, timeout=5)
+        assert queries(cql_cluster) == queried  # nobody queried the nodes
+        cql_cluster.servers[1].faults.accept_connections()
+        live = eventually(holder.current, timeout=20)
+        assert live is not None, holder.status()
+        assert live.session.execute("SELECT release_version FROM system.local").one()
+    finally:
+        assert holder.shutdown(5.0)
+    assert not recovery_threads()
+
+
+@embedded_only
 def test_shutdown_during_an_outage_leaves_no_probe_thread(cql_cluster: CQLCluster) -> None:
     holder = slow_reconnecting_holder(cql_cluster)
     try:
@@ -218,7 +250,7 @@ def test_workers_serve_again_after_a_full_outage_without_waiting_for_the_driver(
         down: set[int] = set()
 
         def every_worker_down() -> bool:
-            get(web.port, "/read", timeout=5)  # traffic: how an idle worker's driver notices its last host gone
+            get(web.port, "/read", timeout=5)  # traffic meanwhile, as a live site has
             reply = get(web.port, "/healthz", timeout=2)
             if reply.status == 503 and reply.json()["state"] == "hosts_down":
                 down.add(int(reply.json()["pid"]))

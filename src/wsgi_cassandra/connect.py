@@ -33,6 +33,13 @@ accepted the TCP connection but never answers. ``concurrent.futures`` joins thos
 interpreter exits, and ``Cluster.shutdown()`` waits for them, so :meth:`Connected.stop_connecting` (what
 the holder calls before shutting the Cluster down) fails the connections still opening and refuses new
 ones: the reconnections end at once.
+
+It also hears a pool's connection close -- a node hangs up when it stops -- and then, if that was the
+pool's last open connection, hands it back to its pool right away, the driver's own path for a broken
+connection a request returns (``HostConnection.return_connection``): the driver marks the host down (or
+replaces the connection) now rather than on the next request, so an idle worker's health and the fast
+503 follow the node at once. (scylla-driver also makes that next request wait 2 s for a usable
+connection per host before it gives up on a closed one.)
 """
 
 from __future__ import annotations
@@ -249,14 +256,15 @@ class _Connections:
     and its reconnections' (``_make_connection_factory`` reads it when a reconnection handler starts).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cluster: Cluster | None = None) -> None:
         self._lock = threading.Lock()
         self._open: weakref.WeakSet[Any] = weakref.WeakSet()
         self._refused: str | None = None
+        self._cluster = weakref.ref(cluster) if cluster is not None else None
 
     @classmethod
     def install(cls, cluster: Cluster) -> _Connections:
-        connections = cls()
+        connections = cls(cluster)
         base = getattr(cluster, "connection_class", None)
         if isinstance(base, type):  # else not the driver's Cluster: nothing to track
             cluster.connection_class = connections._tracked(base)
@@ -290,6 +298,12 @@ class _Connections:
                     connections._forget(self)
                     raise
 
+            def close(self) -> None:
+                was_closed = bool(getattr(self, "is_closed", True))
+                super().close()
+                if not was_closed:
+                    connections._closed(self)
+
         if not callable(getattr(base, "_connect_socket", None)):  # a reactor without it: reported after
             del Tracked._connect_socket
         Tracked.__name__ = Tracked.__qualname__ = base.__name__
@@ -312,6 +326,15 @@ class _Connections:
         with self._lock:
             self._open.discard(connection)
 
+    def _closed(self, connection: Any) -> None:
+        """A connection closed (the node hung up, an error, or the driver itself): unless we are shutting
+        down, look on the Cluster's executor (never in the reactor's thread) whether a pool lost its last one."""
+        cluster = self._cluster() if self._cluster is not None else None
+        if self._refused is not None or cluster is None or cluster.is_shutdown:
+            return
+        with contextlib.suppress(RuntimeError):  # the executor is shut down: so is the Cluster
+            cluster.executor.submit(_report_closed, cluster, connection)
+
     def refuse(self, reason: str, *, opening_only: bool) -> int:
         """Refuse new connections from now on and fail the open ones -- only those still waiting for the
         node's answer when ``opening_only`` -- so that whoever waits on them fails at once; how many."""
@@ -323,6 +346,34 @@ class _Connections:
         for connection in doomed:
             _fail(connection, reason)
         return len(doomed)
+
+
+def _report_closed(cluster: Cluster, connection: Any) -> None:
+    """Hand a closed connection back to the pool that holds it, as a request would, when it was that pool's
+    last open one (scylla-driver keeps one per shard; one shard's closing is not the node's). Nothing when
+    no live pool holds it (the control connection, one being replaced or trashed) or the driver already
+    heard of it (``signaled_error``)."""
+    with contextlib.suppress(Exception):  # a driver without these internals: it finds out on the next request
+        if cluster.is_shutdown or connection.signaled_error:
+            return
+        for session in tuple(cluster.sessions):
+            for pool in tuple(session._pools.values()):
+                held = _pool_connections(pool)
+                if not any(candidate is connection for candidate in held):
+                    continue
+                if not pool.is_shutdown and all(c.is_closed or c.is_defunct for c in held):
+                    log.debug("a connection to %s closed, the last of its pool: telling the driver", pool.host)
+                    pool.return_connection(connection, stream_was_orphaned=True)
+                return
+
+
+def _pool_connections(pool: Any) -> list[Any]:
+    """The connections a ``HostConnection`` holds: scylla-driver's one per shard, or cassandra-driver's one."""
+    shards = getattr(pool, "_connections", None)
+    if isinstance(shards, dict):
+        return list(shards.values())
+    single = getattr(pool, "_connection", None)
+    return [single] if single is not None else []
 
 
 def _established(connection: Any) -> bool:
