@@ -12,6 +12,7 @@ for the suite's smoke test (``tests/test_benches.py``); its figures mean nothing
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import statistics
@@ -209,6 +210,20 @@ RECIPE_ASGI = Variant(
     "recipe: global at import, execute in a thread, Uvicorn worker", "gunicorn", "recipe_asgi", UVICORN_WORKER
 )
 FLOOR_ASGI = Variant("no Cassandra at all (HTTP floor), Uvicorn worker", "gunicorn", "asgi_none", UVICORN_WORKER)
+
+
+def runnable(variants: Sequence[Variant], result: Result) -> list[Variant]:
+    """The ``variants`` the installed driver can serve, with a note in ``result`` naming those left out: a
+    gevent worker refuses to start on a driver without the gevent reactor (scylla-driver, cassandra-driver
+    3.31+)."""
+    from wsgi_cassandra.reactors import GREEN_REACTORS, driver_version
+
+    module, _ = GREEN_REACTORS["gevent"]
+    left_out = [v for v in variants if "gevent" in v.options and importlib.util.find_spec(module) is None]
+    if left_out:
+        labels = ", ".join(v.label for v in left_out)
+        result.notes.append(f"Left out: {labels} (the installed {driver_version()} ships no gevent reactor).")
+    return [v for v in variants if v not in left_out]
 
 
 def app_env(target: Cassandra, variant: str, **extra: str) -> dict[str, str]:

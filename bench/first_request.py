@@ -32,6 +32,7 @@ from _common import (
     get,
     median,
     parse_args,
+    runnable,
     serve,
 )
 
@@ -62,7 +63,7 @@ def main() -> None:
         chart_unit="first request / steady median",
     )
     with cassandra_process() as target:
-        for variant in VARIANTS:
+        for variant in runnable(VARIANTS, result):
             firsts, steadies = [], []
             for _ in range(args.rounds):
                 with serve(variant, target, workers=1) as server:

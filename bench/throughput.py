@@ -32,6 +32,7 @@ from _common import (
     get,
     median,
     parse_args,
+    runnable,
     serve,
     worker_pids,
 )
@@ -79,7 +80,10 @@ def main() -> None:
         chart_unit="requests/s",
     )
     with cassandra_process() as target:
-        for server_name, variants in GROUPS:
+        for server_name, group in GROUPS:
+            variants = runnable(group, result)
+            if not variants:
+                continue
             samples: dict[Variant, list[float]] = {variant: [] for variant in variants}
             for _ in range(args.rounds):  # interleaved, so that drifts of the machine hit every variant alike
                 for variant in variants:
