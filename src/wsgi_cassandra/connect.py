@@ -288,6 +288,7 @@ class _Connections:
             def _connect_socket(self, *args: Any, **kwargs: Any) -> Any:
                 # Reported before the TCP connect, which a socket shutdown() from another thread can end.
                 connections.check()
+                self._wsgi_cassandra_connecting = True  # _fail() leaves the rest to this thread meanwhile
                 connections._opened(self)
                 try:
                     return super()._connect_socket(*args, **kwargs)
@@ -297,6 +298,8 @@ class _Connections:
                     # then calls ``None.close()`` in its thread).
                     connections._forget(self)
                     raise
+                finally:
+                    self._wsgi_cassandra_connecting = False
 
             def close(self) -> None:
                 was_closed = bool(getattr(self, "is_closed", True))
@@ -400,8 +403,12 @@ def _fail(connection: Any, reason: str) -> None:
     if sock is not None:
         with contextlib.suppress(Exception):
             sock.shutdown(socket.SHUT_RDWR)
-    if getattr(connection, "_socket", None) is None:
-        return  # its TCP connect failed: the driver already closed it and raised to whoever waited
+    if getattr(connection, "_socket", None) is None or getattr(connection, "_wsgi_cassandra_connecting", False):
+        # Its TCP connect failed, or the shutdown above ends it: the driver closes the socket, drops it to
+        # None and raises to whoever waits, in the connecting thread. Closing it here too would race that
+        # (scylla-driver's libev loop would then call ``None.close()``); if the connect won the race, the
+        # handshake's first write fails on the shut-down socket and the driver defuncts it.
+        return
     with contextlib.suppress(Exception):
         connection.defunct(error)
     event = getattr(connection, "connected_event", None)
