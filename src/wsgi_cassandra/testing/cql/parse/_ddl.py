@@ -26,6 +26,9 @@ from .._ast import (
 from .._errors import CQLSyntaxError, InvalidRequest
 
 if TYPE_CHECKING:
+    from typing import Callable
+
+    from .._errors import CQLError
     from ._tokens import TokenStream
 
 
@@ -134,7 +137,9 @@ def parse_alter(ts: TokenStream) -> Statement:
     if ts.accept("keyspace") or ts.accept("schema"):
         name = ts.identifier("a keyspace name")
         ts.expect("with")
-        replication, durable_writes = _keyspace_options(ts)
+        replication, durable_writes = _keyspace_options(
+            ts, lambda option: CQLSyntaxError(f"Unknown property '{option}'")
+        )
         return AlterKeyspace(name, replication or None, durable_writes)
     if ts.accept("table") or ts.accept("columnfamily"):
         return _alter_table(ts, ts.table_ref())
@@ -234,7 +239,9 @@ def parse_describe(ts: TokenStream) -> Describe:
     return Describe("generic", ref.keyspace, ref.name)
 
 
-def _keyspace_options(ts: TokenStream) -> tuple[dict[str, str], bool | None]:
+def _keyspace_options(ts: TokenStream, unknown: Callable[[str], CQLError]) -> tuple[dict[str, str], bool | None]:
+    """``option = value AND ...`` after WITH; ``unknown`` is the error for an option that is not one (CREATE
+    and ALTER answer it differently)."""
     replication: dict[str, str] = {}
     durable_writes: bool | None = None
     while True:
@@ -246,7 +253,7 @@ def _keyspace_options(ts: TokenStream) -> tuple[dict[str, str], bool | None]:
         elif option == "durable_writes" and isinstance(value, str):
             durable_writes = value.lower() == "true"
         else:
-            raise CQLSyntaxError(f"Unknown property '{option}'")
+            raise unknown(option)
         if not ts.accept("and"):
             return replication, durable_writes
 
@@ -255,23 +262,14 @@ def _create_keyspace(ts: TokenStream) -> CreateKeyspace:
     if_not_exists = ts.if_not_exists()
     name = ts.identifier("a keyspace name")
     replication: dict[str, str] = {}
-    durable_writes = True
+    durable_writes: bool | None = None
     if ts.accept("with"):
-        while True:
-            option = ts.identifier("a keyspace option")
-            ts.expect_op("=")
-            value = ts.option_value()
-            if option == "replication" and isinstance(value, dict):
-                replication = value
-            elif option == "durable_writes" and isinstance(value, str):
-                durable_writes = value.lower() == "true"
-            else:
-                raise InvalidRequest(f"Unknown or invalid keyspace option {option!r}")
-            if not ts.accept("and"):
-                break
+        replication, durable_writes = _keyspace_options(
+            ts, lambda option: InvalidRequest(f"Unknown or invalid keyspace option {option!r}")
+        )
     if not replication:
         raise InvalidRequest("Missing mandatory option 'replication'")
-    return CreateKeyspace(name, if_not_exists, replication, durable_writes)
+    return CreateKeyspace(name, if_not_exists, replication, durable_writes is not False)
 
 
 def _create_table(ts: TokenStream) -> CreateTable:
