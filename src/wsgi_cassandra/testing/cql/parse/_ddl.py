@@ -184,13 +184,7 @@ def _alter_table(ts: TokenStream, table: TableRef) -> AlterTable:
             ts.expect_op(")")
         return AlterTable(table, "add", columns=tuple(columns), static=frozenset(static))
     if ts.accept("drop"):
-        if ts.accept_op("("):
-            names = [ts.identifier("a column name")]
-            while ts.accept_op(","):
-                names.append(ts.identifier("a column name"))
-            ts.expect_op(")")
-        else:
-            names = [ts.identifier("a column name")]
+        names = _names(ts, "a column name")
         if ts.accept("using"):
             ts.expect("timestamp")
             ts.term()
@@ -337,15 +331,20 @@ def _create_table(ts: TokenStream) -> CreateTable:
 
 def _primary_key(ts: TokenStream) -> tuple[tuple[str, ...], tuple[str, ...]]:
     ts.expect_op("(")
-    if ts.accept_op("("):
-        partition = [ts.identifier("a partition key column")]
-        while ts.accept_op(","):
-            partition.append(ts.identifier("a partition key column"))
-        ts.expect_op(")")
-    else:
-        partition = [ts.identifier("a partition key column")]
+    partition = _names(ts, "a partition key column")
     clustering: list[str] = []
     while ts.accept_op(","):
         clustering.append(ts.identifier("a clustering column"))
     ts.expect_op(")")
     return tuple(partition), tuple(clustering)
+
+
+def _names(ts: TokenStream, what: str) -> list[str]:
+    """``name`` or ``(name, name, ...)``."""
+    if not ts.accept_op("("):
+        return [ts.identifier(what)]
+    names = [ts.identifier(what)]
+    while ts.accept_op(","):
+        names.append(ts.identifier(what))
+    ts.expect_op(")")
+    return names
