@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ import pytest
 
 from tests.support.asgi import Lifespan, http_call
 from tests.support.clients import Reply, get
+from tests.support.forks import in_fork
 from tests.support.servers import (
     READY_LINE,
     ROWS,
@@ -316,37 +316,27 @@ def test_forked_child_builds_its_own_session(cassandra: Target, keyspace: str) -
         assert json.loads(body)["rows"] == ROWS
         parent = middleware.holder.current()
         assert parent is not None
-        read_end, write_end = os.pipe()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: "fork() with threads"
-            child = os.fork()
-        if child == 0:  # pragma: no cover - runs in the child, reports through the pipe
-            report: dict[str, Any] = {}
-            try:
-                report["inherited_visible"] = middleware.holder.current() is not None
-                status, _, body = http_call(middleware)
-                connected = middleware.holder.current()
-                report.update(
-                    status=status,
-                    pid=os.getpid(),
-                    served_by=json.loads(body)["pid"],
-                    built_in=connected.pid if connected else None,
-                    parents_session=json.loads(body)["session"] == id(parent.session),
-                    rows=json.loads(body)["rows"],
-                )
-                middleware.holder.shutdown(10)
-            except BaseException as exc:
-                report["error"] = repr(exc)
-            os.write(write_end, json.dumps(report).encode())
-            os._exit(0)
-        os.close(write_end)
-        with os.fdopen(read_end, "rb") as pipe:
-            report = json.loads(pipe.read())  # the child writes once and exits: EOF comes with it
-        os.waitpid(child, 0)
-        assert "error" not in report, report
+
+        def child() -> dict[str, Any]:
+            inherited_visible = middleware.holder.current() is not None
+            status, _, body = http_call(middleware)
+            connected = middleware.holder.current()
+            report = {
+                "inherited_visible": inherited_visible,
+                "status": status,
+                "pid": os.getpid(),
+                "served_by": json.loads(body)["pid"],
+                "built_in": connected.pid if connected else None,
+                "parents_session": json.loads(body)["session"] == id(parent.session),
+                "rows": json.loads(body)["rows"],
+            }
+            middleware.holder.shutdown(10)
+            return report
+
+        report = in_fork(child)
         assert report["inherited_visible"] is False
         assert report["status"] == 200
-        assert report["served_by"] == report["built_in"] == report["pid"] == child
+        assert report["served_by"] == report["built_in"] == report["pid"] != os.getpid()
         assert report["parents_session"] is False
         assert report["rows"] == ROWS
         assert json.loads(http_call(middleware)[2])["pid"] == os.getpid(), "the parent keeps serving"

@@ -14,15 +14,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.servers import (
-    ROWS,
+    assert_replacement_warm,
     assert_warm_workers,
     at_least,
     handshakes_per_session,
-    ready_pids,
     running,
     stop_and_check_closed,
 )
-from tests.support.wait import wait_until
 
 if TYPE_CHECKING:
     from tests.support.target import Target
@@ -79,16 +77,7 @@ def test_recycled_worker_comes_back_warm(cassandra: Target, keyspace: str) -> No
         for _ in range(25):  # crosses --max-requests: the worker exits and a new one is forked
             server.get("/ping")
         # The new worker warms before it accepts: its handshakes come without any request to it.
-        stats.wait_for("startups", 2 * per_session, timeout=20, compare=at_least)
-        ready = wait_until(lambda: len(ready_pids(server.log())) >= 2 and ready_pids(server.log()), timeout=10)
-        assert ready[0] == first["pid"]
-        assert ready[1] != first["pid"]
-        second = server.get("/").json()
-        assert second["pid"] == second["built_pid"] == ready[1]
-        assert second["rows"] == ROWS
-        assert stats.startups == 2 * per_session
-        # The old worker closed its session on exit.
-        stats.wait_for("connections_open", per_session, timeout=5, compare=lambda c, w: c <= w)
+        assert_replacement_warm(server, cassandra, per_session, first["pid"])
         stop_and_check_closed(server, cassandra)
 
 

@@ -6,12 +6,12 @@ import json
 import os
 import threading
 import time
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.support.clients import call, free_port
+from tests.support.forks import in_fork
 from tests.support.wait import stays
 from wsgi_cassandra import CassandraMiddleware
 
@@ -81,49 +81,29 @@ def test_forked_child_builds_its_own_session_and_parent_keeps_working(middleware
     assert json.loads(call(middleware)[2])["items"] == EXPECTED_ITEMS  # the parent is warm before the fork
     parent = middleware.holder.current()
     assert parent is not None
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+: "fork() with threads"
-        child = os.fork()
-    if child == 0:  # pragma: no cover - runs in the child, reports through the pipe
-        report: dict[str, Any] = {}
-        try:
-            report["inherited_visible"] = middleware.holder.current() is not None
-            payload = json.loads(call(middleware)[2])
-            connected = middleware.holder.current()
-            report.update(
-                pid=os.getpid(),
-                served_by=payload["pid"],
-                built_in=connected.pid if connected else None,
-                same_session_object=connected is not None and connected.session is parent.session,
-                items=payload["items"],
-            )
-            middleware.shutdown(timeout=10)
-        except BaseException as exc:
-            report["error"] = repr(exc)
-        os.write(write_end, json.dumps(report).encode())
-        os._exit(0)
-    os.close(write_end)
-    try:
-        data = b""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            chunk = os.read(read_end, 65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(read_end)
-        _, status = os.waitpid(child, 0)
-    report = json.loads(data)
-    assert "error" not in report, report
+
+    def child() -> dict[str, Any]:
+        inherited_visible = middleware.holder.current() is not None
+        payload = json.loads(call(middleware)[2])
+        connected = middleware.holder.current()
+        report = {
+            "inherited_visible": inherited_visible,
+            "pid": os.getpid(),
+            "served_by": payload["pid"],
+            "built_in": connected.pid if connected else None,
+            "same_session_object": connected is not None and connected.session is parent.session,
+            "items": payload["items"],
+        }
+        middleware.shutdown(timeout=10)
+        return report
+
+    report = in_fork(child)
     assert report["inherited_visible"] is False  # the parent's objects are never handed out in the child
-    assert report["pid"] == child
-    assert report["served_by"] == child
-    assert report["built_in"] == child
+    assert report["pid"] != os.getpid()
+    assert report["served_by"] == report["pid"]
+    assert report["built_in"] == report["pid"]
     assert report["same_session_object"] is False
     assert report["items"] == EXPECTED_ITEMS
-    assert os.waitstatus_to_exitcode(status) == 0
     # The parent's session was neither used nor shut down by the child.
     assert middleware.holder.current() is parent
     assert json.loads(call(middleware)[2])["items"] == EXPECTED_ITEMS

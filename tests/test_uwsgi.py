@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.clients import get
 from tests.support.servers import (
-    ROWS,
+    assert_replacement_warm,
     assert_warm_workers,
     at_least,
     handshakes_per_session,
@@ -94,15 +94,7 @@ def test_recycled_worker_comes_back_warm(cassandra: Target, keyspace: str) -> No
         # Once the worker has lived --min-worker-lifetime and served --max-requests, it exits and the master
         # forks a new one: ping until the first worker is gone (bounded), not a guessed number of times.
         wait_until(recycled, timeout=30, what="the first worker recycled")
-        stats.wait_for("startups", 2 * per_session, timeout=20, compare=at_least)
-        ready = wait_until(lambda: len(ready_pids(server.log())) >= 2 and ready_pids(server.log()), timeout=10)
-        assert ready[0] == first["pid"]
-        assert ready[1] != first["pid"]
-        second = server.get("/").json()
-        assert second["pid"] == second["built_pid"] == ready[1]
-        assert second["rows"] == ROWS
-        assert stats.startups == 2 * per_session
-        stats.wait_for("connections_open", per_session, timeout=5, compare=lambda c, w: c <= w)
+        assert_replacement_warm(server, cassandra, per_session, first["pid"])
         stop_and_check_closed(server, cassandra)
 
 

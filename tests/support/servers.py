@@ -354,6 +354,21 @@ def assert_warm_workers(
     return served
 
 
+def assert_replacement_warm(server: Server, cassandra: Any, per_session: int, first_pid: int) -> None:
+    """After a recycle (the one worker, ``first_pid``, exited and a new one was forked): the new worker
+    built its session before any request to it, answers from it with the rows, and the old one closed its."""
+    stats = cassandra.embedded.stats
+    stats.wait_for("startups", 2 * per_session, timeout=20, compare=at_least)
+    ready = wait_until(lambda: len(ready_pids(server.log())) >= 2 and ready_pids(server.log()), timeout=10)
+    assert ready[0] == first_pid
+    assert ready[1] != first_pid
+    second = server.get("/").json()
+    assert second["pid"] == second["built_pid"] == ready[1]
+    assert second["rows"] == ROWS
+    assert stats.startups == 2 * per_session
+    stats.wait_for("connections_open", per_session, timeout=5, compare=lambda c, w: c <= w)
+
+
 def stop_and_check_closed(server: Server, cassandra: Any) -> float:
     """Stop the server; every connection to the test server closes within 5 s. Returns the seconds."""
     started = time.monotonic()

@@ -9,6 +9,7 @@ PREPARE and caches; here the only per-request costs are decoding the values and 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..cql import UNSET, AlreadyExists, Column, CQLError, Rows, SchemaChange, SetKeyspace, Unprepared, Void
@@ -17,7 +18,7 @@ from ..protocol import requests as decode
 from ..protocol import responses as enc
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from ..cql import Engine, NodeInfo, Result
     from ._hub import EventHub
@@ -47,51 +48,11 @@ class QueryRunner:
         engine = self._engine
         if opcode == frames.EXECUTE:
             query_id, metadata_id, p = decode.execute(r, version)
-            if self._stats is not None:
-                self._stats.consistency("EXECUTE", p.consistency, p.serial_consistency)
-            res = engine.execute_prepared(
-                query_id,
-                _engine_values(p.values),
-                keyspace=p.keyspace or keyspace,
-                node=self._node,
-                protocol_version=version,
-                page_size=p.page_size,
-                paging_state=p.paging_state,
-            )
-            if isinstance(res, Rows):
-                changed = None
-                if metadata_id is not None:
-                    current = self._metadata_id(res.columns)
-                    changed = current if current != metadata_id else None
-                response = enc.rows(
-                    res.columns,
-                    res.rows,
-                    version,
-                    paging_state=res.paging_state,
-                    skip_metadata=p.skip_metadata,
-                    new_metadata_id=changed,
-                )
-                return response, keyspace
-            return self._other(res, version, keyspace)
+            run = partial(engine.execute_prepared, query_id)
+            return self._statement("EXECUTE", run, p, version=version, keyspace=keyspace, metadata_id=metadata_id)
         if opcode == frames.QUERY:
             text, p = decode.query(r, version)
-            if self._stats is not None:
-                self._stats.consistency("QUERY", p.consistency, p.serial_consistency)
-            res = engine.execute(
-                text,
-                _engine_values(p.values),
-                keyspace=p.keyspace or keyspace,
-                node=self._node,
-                protocol_version=version,
-                page_size=p.page_size,
-                paging_state=p.paging_state,
-            )
-            if isinstance(res, Rows):
-                response = enc.rows(
-                    res.columns, res.rows, version, paging_state=res.paging_state, skip_metadata=p.skip_metadata
-                )
-                return response, keyspace
-            return self._other(res, version, keyspace)
+            return self._statement("QUERY", partial(engine.execute, text), p, version=version, keyspace=keyspace)
         if opcode == frames.PREPARE:
             text, prepare_keyspace = decode.prepare(r, version)
             prepared = engine.prepare(text, keyspace=prepare_keyspace or keyspace, node=self._node)
@@ -106,6 +67,44 @@ class QueryRunner:
         statements = [(target, _engine_values(values)) for target, values in batch.statements]
         res = engine.batch(statements, keyspace=batch.keyspace or keyspace, node=self._node, protocol_version=version)
         return self._other(res, version, keyspace)
+
+    def _statement(
+        self,
+        kind: str,
+        run: Callable[..., Result],
+        p: decode.QueryParams,
+        *,
+        version: int,
+        keyspace: str | None,
+        metadata_id: bytes | None = None,
+    ) -> tuple[enc.Response, str | None]:
+        """QUERY and EXECUTE alike once decoded: the same parameters, the same answer. ``metadata_id`` is the
+        result metadata id a v5 EXECUTE says the client holds: a different one is sent back if it changed."""
+        if self._stats is not None:
+            self._stats.consistency(kind, p.consistency, p.serial_consistency)
+        res = run(
+            _engine_values(p.values),
+            keyspace=p.keyspace or keyspace,
+            node=self._node,
+            protocol_version=version,
+            page_size=p.page_size,
+            paging_state=p.paging_state,
+        )
+        if not isinstance(res, Rows):
+            return self._other(res, version, keyspace)
+        changed = None
+        if metadata_id is not None:
+            current = self._metadata_id(res.columns)
+            changed = current if current != metadata_id else None
+        response = enc.rows(
+            res.columns,
+            res.rows,
+            version,
+            paging_state=res.paging_state,
+            skip_metadata=p.skip_metadata,
+            new_metadata_id=changed,
+        )
+        return response, keyspace
 
     def _other(self, res: Result, version: int, keyspace: str | None) -> tuple[enc.Response, str | None]:
         if isinstance(res, Void):

@@ -26,6 +26,9 @@ from .._ast import (
 from .._errors import CQLSyntaxError, InvalidRequest
 
 if TYPE_CHECKING:
+    from typing import Callable
+
+    from .._errors import CQLError
     from ._tokens import TokenStream
 
 
@@ -134,7 +137,9 @@ def parse_alter(ts: TokenStream) -> Statement:
     if ts.accept("keyspace") or ts.accept("schema"):
         name = ts.identifier("a keyspace name")
         ts.expect("with")
-        replication, durable_writes = _keyspace_options(ts)
+        replication, durable_writes = _keyspace_options(
+            ts, lambda option: CQLSyntaxError(f"Unknown property '{option}'")
+        )
         return AlterKeyspace(name, replication or None, durable_writes)
     if ts.accept("table") or ts.accept("columnfamily"):
         return _alter_table(ts, ts.table_ref())
@@ -179,13 +184,7 @@ def _alter_table(ts: TokenStream, table: TableRef) -> AlterTable:
             ts.expect_op(")")
         return AlterTable(table, "add", columns=tuple(columns), static=frozenset(static))
     if ts.accept("drop"):
-        if ts.accept_op("("):
-            names = [ts.identifier("a column name")]
-            while ts.accept_op(","):
-                names.append(ts.identifier("a column name"))
-            ts.expect_op(")")
-        else:
-            names = [ts.identifier("a column name")]
+        names = _names(ts, "a column name")
         if ts.accept("using"):
             ts.expect("timestamp")
             ts.term()
@@ -234,7 +233,9 @@ def parse_describe(ts: TokenStream) -> Describe:
     return Describe("generic", ref.keyspace, ref.name)
 
 
-def _keyspace_options(ts: TokenStream) -> tuple[dict[str, str], bool | None]:
+def _keyspace_options(ts: TokenStream, unknown: Callable[[str], CQLError]) -> tuple[dict[str, str], bool | None]:
+    """``option = value AND ...`` after WITH; ``unknown`` is the error for an option that is not one (CREATE
+    and ALTER answer it differently)."""
     replication: dict[str, str] = {}
     durable_writes: bool | None = None
     while True:
@@ -246,7 +247,7 @@ def _keyspace_options(ts: TokenStream) -> tuple[dict[str, str], bool | None]:
         elif option == "durable_writes" and isinstance(value, str):
             durable_writes = value.lower() == "true"
         else:
-            raise CQLSyntaxError(f"Unknown property '{option}'")
+            raise unknown(option)
         if not ts.accept("and"):
             return replication, durable_writes
 
@@ -255,23 +256,14 @@ def _create_keyspace(ts: TokenStream) -> CreateKeyspace:
     if_not_exists = ts.if_not_exists()
     name = ts.identifier("a keyspace name")
     replication: dict[str, str] = {}
-    durable_writes = True
+    durable_writes: bool | None = None
     if ts.accept("with"):
-        while True:
-            option = ts.identifier("a keyspace option")
-            ts.expect_op("=")
-            value = ts.option_value()
-            if option == "replication" and isinstance(value, dict):
-                replication = value
-            elif option == "durable_writes" and isinstance(value, str):
-                durable_writes = value.lower() == "true"
-            else:
-                raise InvalidRequest(f"Unknown or invalid keyspace option {option!r}")
-            if not ts.accept("and"):
-                break
+        replication, durable_writes = _keyspace_options(
+            ts, lambda option: InvalidRequest(f"Unknown or invalid keyspace option {option!r}")
+        )
     if not replication:
         raise InvalidRequest("Missing mandatory option 'replication'")
-    return CreateKeyspace(name, if_not_exists, replication, durable_writes)
+    return CreateKeyspace(name, if_not_exists, replication, durable_writes is not False)
 
 
 def _create_table(ts: TokenStream) -> CreateTable:
@@ -339,15 +331,20 @@ def _create_table(ts: TokenStream) -> CreateTable:
 
 def _primary_key(ts: TokenStream) -> tuple[tuple[str, ...], tuple[str, ...]]:
     ts.expect_op("(")
-    if ts.accept_op("("):
-        partition = [ts.identifier("a partition key column")]
-        while ts.accept_op(","):
-            partition.append(ts.identifier("a partition key column"))
-        ts.expect_op(")")
-    else:
-        partition = [ts.identifier("a partition key column")]
+    partition = _names(ts, "a partition key column")
     clustering: list[str] = []
     while ts.accept_op(","):
         clustering.append(ts.identifier("a clustering column"))
     ts.expect_op(")")
     return tuple(partition), tuple(clustering)
+
+
+def _names(ts: TokenStream, what: str) -> list[str]:
+    """``name`` or ``(name, name, ...)``."""
+    if not ts.accept_op("("):
+        return [ts.identifier(what)]
+    names = [ts.identifier(what)]
+    while ts.accept_op(","):
+        names.append(ts.identifier(what))
+    ts.expect_op(")")
+    return names

@@ -33,9 +33,13 @@ from .._ast import (
     Update,
     Use,
 )
-from .._errors import InvalidRequest
+from .._errors import CQLSyntaxError, InvalidRequest
 from .._results import UNSET, Void
+from ..schema import _alter as alter
 from ..schema import _create_drop as ddl
+from ..schema import _indexes as indexes
+from ..schema import _user_types as udt
+from ..schema._describe import describe
 from ..values._bind import Binder
 from ..values._types import resolve
 from ._modify import DeletePlan, InsertPlan, UpdatePlan, applied_result, existing_rows
@@ -99,37 +103,24 @@ class SchemaPlan:
             return ddl.drop_table(state, stmt, ks)
         if isinstance(stmt, Truncate):
             return ddl.truncate(state, stmt, ks)
-        return _run_schema(call, stmt)
-
-
-def _run_schema(call: Call, stmt: Statement) -> Result:
-    """ALTER, CREATE/DROP INDEX and TYPE, DESCRIBE."""
-    from ..schema import _alter as alter
-    from ..schema import _indexes as indexes
-    from ..schema import _user_types as udt
-    from ..schema._describe import describe
-
-    state, ks = call.state, call.keyspace
-    if isinstance(stmt, AlterKeyspace):
-        return alter.alter_keyspace(state, stmt)
-    if isinstance(stmt, AlterTable):
-        return alter.alter_table(state, stmt, ks)
-    if isinstance(stmt, CreateIndex):
-        return indexes.create_index(state, stmt, ks)
-    if isinstance(stmt, DropIndex):
-        return indexes.drop_index(state, stmt, ks)
-    if isinstance(stmt, CreateType):
-        return udt.create_type(state, stmt, ks)
-    if isinstance(stmt, AlterType):
-        return udt.alter_type(state, stmt, ks)
-    if isinstance(stmt, DropType):
-        return udt.drop_type(state, stmt, ks)
-    assert isinstance(stmt, Describe)
-    if state.release_version.startswith(("2.", "3.")):  # DESCRIBE is server-side from 4.0 on
-        from .._errors import CQLSyntaxError
-
-        raise CQLSyntaxError("line 1:0 no viable alternative at input 'DESCRIBE'")
-    return describe(state.catalog, stmt, ks, state.cluster_name)
+        if isinstance(stmt, AlterKeyspace):
+            return alter.alter_keyspace(state, stmt)
+        if isinstance(stmt, AlterTable):
+            return alter.alter_table(state, stmt, ks)
+        if isinstance(stmt, CreateIndex):
+            return indexes.create_index(state, stmt, ks)
+        if isinstance(stmt, DropIndex):
+            return indexes.drop_index(state, stmt, ks)
+        if isinstance(stmt, CreateType):
+            return udt.create_type(state, stmt, ks)
+        if isinstance(stmt, AlterType):
+            return udt.alter_type(state, stmt, ks)
+        if isinstance(stmt, DropType):
+            return udt.drop_type(state, stmt, ks)
+        assert isinstance(stmt, Describe)
+        if state.release_version.startswith(("2.", "3.")):  # DESCRIBE is server-side from 4.0 on
+            raise CQLSyntaxError("line 1:0 no viable alternative at input 'DESCRIBE'")
+        return describe(state.catalog, stmt, ks, state.cluster_name)
 
 
 class BatchPlan:
