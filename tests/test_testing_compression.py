@@ -21,8 +21,21 @@ from wsgi_cassandra.testing.protocol.compression import CompressionError
 if TYPE_CHECKING:
     from wsgi_cassandra.testing import CQLServer
 
-lz4_block = pytest.importorskip("lz4.block", reason="needs the lz4 package (the test extra) to check the codec")
-snappy = pytest.importorskip("snappy", reason="needs python-snappy (the test extra) to check the codec")
+
+def _library(name: str, package: str) -> Any:
+    """The real library a test checks against (both are in the test extra); the test is skipped without it."""
+    return pytest.importorskip(name, reason=f"needs {package} (in the test extra) to check against")
+
+
+@pytest.fixture
+def lz4_block() -> Any:
+    return _library("lz4.block", "the lz4 package")
+
+
+@pytest.fixture
+def snappy() -> Any:
+    return _library("snappy", "python-snappy")
+
 
 _RNG = random.Random(20261130)
 
@@ -69,7 +82,7 @@ PAYLOADS = [
 
 
 @pytest.mark.parametrize("data", PAYLOADS)
-def test_lz4_round_trips_with_the_lz4_package(data: bytes) -> None:
+def test_lz4_round_trips_with_the_lz4_package(lz4_block: Any, data: bytes) -> None:
     ours = compression.lz4_compress(data)
     assert lz4_block.decompress(ours, uncompressed_size=len(data)) == data
     assert compression.lz4_decompress(ours, len(data)) == data
@@ -79,14 +92,14 @@ def test_lz4_round_trips_with_the_lz4_package(data: bytes) -> None:
 
 
 @pytest.mark.parametrize("data", PAYLOADS)
-def test_snappy_round_trips_with_python_snappy(data: bytes) -> None:
+def test_snappy_round_trips_with_python_snappy(snappy: Any, data: bytes) -> None:
     ours = compression.snappy_compress(data)
     assert snappy.decompress(ours) == data
     assert compression.snappy_decompress(ours) == data
     assert compression.snappy_decompress(snappy.compress(data)) == data
 
 
-def test_random_payloads_round_trip_both_ways() -> None:
+def test_random_payloads_round_trip_both_ways(lz4_block: Any, snappy: Any) -> None:
     for _ in range(200):
         alphabet = _RNG.choice([b"ab", b"abcdefgh", bytes(range(256))])
         data = bytes(_RNG.choice(alphabet) for _ in range(_RNG.randrange(0, 2000)))
@@ -102,7 +115,7 @@ def test_the_encoders_do_compress_what_repeats() -> None:
     assert len(compression.snappy_compress(data)) < len(data) // 3
 
 
-def test_v4_bodies_are_what_the_driver_reads_and_writes() -> None:
+def test_v4_bodies_are_what_the_driver_reads_and_writes(lz4_block: Any, snappy: Any) -> None:
     from cassandra.connection import locally_supported_compressions
 
     data = _text_rows(300)
@@ -176,7 +189,7 @@ def _driver_segments(raw: bytes) -> bytes:
         pytest.param(os.urandom(200_000), id="incompressible-parts"),
     ],
 )
-def test_lz4_segments_are_what_the_driver_reads_and_writes(frame: bytes) -> None:
+def test_lz4_segments_are_what_the_driver_reads_and_writes(lz4_block: Any, frame: bytes) -> None:
     from cassandra.connection import segment_codec_lz4
 
     raw = segments.encode(frame, lz4=True)
@@ -229,6 +242,7 @@ def _driver_connections(cluster: Any, session: Any) -> list[Any]:
 def test_the_driver_reads_and_writes_large_rows_compressed(cql_server: CQLServer, name: str, version: int) -> None:
     from cassandra.query import SimpleStatement
 
+    _library("lz4.block" if name == "lz4" else "snappy", "the lz4 package" if name == "lz4" else "python-snappy")
     blobs = {i: os.urandom(1500) * 3 + _text_rows(40 + i) for i in range(30)}  # several KB each, compressible
     with driver(cql_server, compression=name, protocol_version=version) as cluster:
         session = cluster.connect()
@@ -256,6 +270,7 @@ def test_the_driver_reads_and_writes_large_rows_compressed(cql_server: CQLServer
 
 
 def test_snappy_at_v5_is_not_asked_for_by_the_driver(cql_server: CQLServer) -> None:
+    _library("snappy", "python-snappy")  # scylla-driver refuses compression="snappy" without it
     # The driver knows v5 allows only lz4 and connects uncompressed; the node would refuse snappy (see
     # test_testing_protocol.py's test_startup_with_a_compression_the_node_refuses).
     with driver(cql_server, compression="snappy", protocol_version=5) as cluster:
@@ -266,6 +281,7 @@ def test_snappy_at_v5_is_not_asked_for_by_the_driver(cql_server: CQLServer) -> N
 def test_the_default_driver_negotiates_lz4_and_logs_no_error(
     cql_server: CQLServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    _library("lz4.block", "the lz4 package")
     caplog.set_level(logging.DEBUG, logger="cassandra")
     with driver(cql_server) as cluster:  # compression=True: the first the driver has, lz4
         session = cluster.connect()
