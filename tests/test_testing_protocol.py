@@ -12,7 +12,7 @@ import socket
 import struct
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 from cassandra import ConsistencyLevel, cqltypes
@@ -55,32 +55,44 @@ if "protocol_features" in inspect.signature(ProtocolHandler.encode_message).para
     _FEATURES = (ProtocolFeatures(),)
 
 
-def encode(msg: Any, stream: int, version: int, beta: bool = False) -> bytes:
-    """One request frame, encoded by the installed driver's own codec (no compression)."""
-    raw: bytes = ProtocolHandler.encode_message(msg, stream, version, None, beta, *_FEATURES)
+Codec = Callable[[bytes], bytes]
+
+
+def encode(msg: Any, stream: int, version: int, beta: bool = False, compressor: Codec | None = None) -> bytes:
+    """One request frame, encoded by the installed driver's own codec (and compressor, if given)."""
+    raw: bytes = ProtocolHandler.encode_message(msg, stream, version, compressor, beta, *_FEATURES)
     return raw
 
 
-def decode(version: int, stream: int, flags: int, opcode: int, body: bytes) -> Any:
-    """One response body, decoded by the installed driver's own codec (no compression)."""
-    return ProtocolHandler.decode_message(version, *_FEATURES, {}, stream, flags, opcode, body, None, None)
+def decode(
+    version: int, stream: int, flags: int, opcode: int, body: bytes, *, decompressor: Codec | None = None
+) -> Any:
+    """One response body, decoded by the installed driver's own codec (and decompressor, if given)."""
+    return ProtocolHandler.decode_message(version, *_FEATURES, {}, stream, flags, opcode, body, decompressor, None)
 
 
 class RawClient:
-    """A minimal client: driver codec on a blocking socket, v5 segments once READY."""
+    """A minimal client: driver codec on a blocking socket, v5 segments once READY; with ``codec`` (the
+    driver's compressor and decompressor) it reads compressed v3/v4 bodies, and compresses its own once
+    ``compressing`` is set (the driver does after READY: STARTUP itself is never compressed)."""
 
-    def __init__(self, port: int, version: int) -> None:
+    def __init__(self, port: int, version: int, codec: tuple[Codec, Codec] | None = None) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         self.version = version
         self.segmented = False
         self.buffer = b""
         self.frames = b""
+        self.codec = codec
+        self.compressing = False
+        self.last_flags = 0
 
     def close(self) -> None:
         self.sock.close()
 
     def send(self, msg: Any, stream: int = 1, *, version: int | None = None, beta: bool = False) -> None:
-        raw = encode(msg, stream, version or self.version, beta)
+        raw = encode(
+            msg, stream, version or self.version, beta, self.codec[0] if self.compressing and self.codec else None
+        )
         self.send_raw(raw)
 
     def send_raw(self, raw: bytes) -> None:
@@ -121,7 +133,8 @@ class RawClient:
         raw = self._frame_bytes()
         version, flags, stream, opcode, _ = HEADER.unpack(raw[:9])
         assert version & 0x80, "response direction bit"
-        msg = decode(version & 0x7F, stream, flags, opcode, raw[9:])
+        self.last_flags = flags
+        msg = decode(version & 0x7F, stream, flags, opcode, raw[9:], decompressor=self.codec[1] if self.codec else None)
         return stream, msg
 
     def handshake(self) -> None:
@@ -188,13 +201,13 @@ def test_unsupported_versions_get_the_error_the_driver_steps_down_on(
         assert server.stats.snapshot().protocol_errors == 1
 
 
-def test_options_lists_versions_and_no_compression(raw: RawClient) -> None:
+def test_options_lists_versions_and_compressions(raw: RawClient) -> None:
     raw.send(OptionsMessage(), stream=7)
     stream, msg = raw.recv()
     assert stream == 7
     assert isinstance(msg, SupportedMessage)
     assert msg.options["PROTOCOL_VERSIONS"] == ["3/v3", "4/v4", "5/v5"]
-    assert msg.options["COMPRESSION"] == []
+    assert msg.options["COMPRESSION"] == ["snappy", "lz4"]  # Cassandra 4.0's InitialConnectionHandler
     assert msg.cql_versions == ["3.4.5"]
 
 
@@ -206,11 +219,75 @@ def test_query_before_startup_is_a_protocol_error_on_a_live_connection(raw: RawC
     raw.handshake()  # the connection is still usable
 
 
-def test_startup_with_an_unsupported_compression_is_refused(raw: RawClient) -> None:
-    raw.send(StartupMessage(cqlversion="3.4.5", options={"COMPRESSION": "snappy"}))
-    _, msg = raw.recv()
-    assert isinstance(msg, ProtocolException)
-    assert "Unknown compression algorithm: snappy" in msg.message
+@pytest.mark.parametrize(
+    ("version", "asked", "message"),
+    [
+        pytest.param(4, "zstd", "Unknown compression algorithm: zstd", id="unknown"),
+        pytest.param(4, "", "Unknown compression algorithm: ", id="empty"),
+        pytest.param(5, "Snappy", "Snappy compression is not supported in protocol V5", id="snappy-v5"),
+    ],
+)
+def test_startup_with_a_compression_the_node_refuses(server: CQLServer, version: int, asked: str, message: str) -> None:
+    client = RawClient(server.port, version)
+    try:
+        client.send(StartupMessage(cqlversion="3.4.5", options={"COMPRESSION": asked}))
+        _, msg = client.recv()
+        assert isinstance(msg, ProtocolException)
+        assert msg.message == message
+        assert client.last_flags == 0  # nothing was negotiated: the error is not compressed
+        client.handshake()  # the connection is still usable (STARTUP again, without compression)
+    finally:
+        client.close()
+    assert server.stats.snapshot().compressions == {}
+
+
+def _driver_compression(name: str) -> tuple[Codec, Codec]:
+    """The driver's (compressor, decompressor) for ``name``; it has one when lz4 / python-snappy is installed."""
+    from cassandra.connection import locally_supported_compressions
+
+    if name not in locally_supported_compressions:
+        pytest.skip(f"needs the {'lz4' if name == 'lz4' else 'python-snappy'} package (in the test extra)")
+    codec: tuple[Codec, Codec] = locally_supported_compressions[name]
+    return codec
+
+
+@pytest.mark.parametrize("name", ["lz4", "snappy"])
+def test_a_compressed_v4_connection_compresses_every_answer_from_ready_on(server: CQLServer, name: str) -> None:
+    client = RawClient(server.port, 4, codec=_driver_compression(name))
+    try:
+        client.send(StartupMessage(cqlversion="3.4.5", options={"COMPRESSION": name.upper()}))
+        _, ready = client.recv()
+        assert isinstance(ready, ReadyMessage)
+        assert client.last_flags & 0x01  # as Cassandra: READY already goes through the compressor
+        client.compressing = True
+        client.send(query("SELECT release_version FROM system.local"), stream=2)
+        stream, result = client.recv()
+        assert (stream, client.last_flags & 0x01) == (2, 0x01)
+        assert isinstance(result, ResultMessage)
+        assert result.parsed_rows[0][0] == server.release_version
+        client.send(query("SELECT * FROM no_such_keyspace.t"), stream=3)
+        _, error = client.recv()
+        assert isinstance(error, ErrorMessage)
+        assert client.last_flags & 0x01  # errors too
+    finally:
+        client.close()
+    assert server.stats.snapshot().compressions == {name: 1}
+
+
+def test_a_compressed_body_that_does_not_decode_is_a_protocol_error(server: CQLServer) -> None:
+    client = RawClient(server.port, 4, codec=_driver_compression("lz4"))
+    try:
+        client.send(StartupMessage(cqlversion="3.4.5", options={"COMPRESSION": "lz4"}))
+        assert isinstance(client.recv()[1], ReadyMessage)
+        client.compressing = True
+        body = b"\x00\x00\x00\x40" + b"\x1f" + b"abc"  # 64 bytes promised, a block that stops after 3
+        client.send_raw(HEADER.pack(0x04, 0x01, 5, 0x07, len(body)) + body)
+        stream, msg = client.recv()
+        assert (stream, type(msg)) == (5, ProtocolException)
+        assert "LZ4" in msg.message
+        assert client.closed_by_server()
+    finally:
+        client.close()
 
 
 @pytest.mark.parametrize(

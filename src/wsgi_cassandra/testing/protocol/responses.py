@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import _type_options as typecodes
 from . import _wire as wire
 from . import frames
+from .compression import ALGORITHMS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -133,7 +134,7 @@ def auth_success() -> Response:
 
 
 def supported(cql_version: str, protocol_versions: list[str]) -> Response:
-    options = {"CQL_VERSION": [cql_version], "COMPRESSION": [], "PROTOCOL_VERSIONS": protocol_versions}
+    options = {"CQL_VERSION": [cql_version], "COMPRESSION": list(ALGORITHMS), "PROTOCOL_VERSIONS": protocol_versions}
     return frames.SUPPORTED, wire.string_multimap(options)
 
 

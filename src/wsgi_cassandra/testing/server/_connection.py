@@ -3,6 +3,9 @@
 The first frame fixes the protocol version (or is refused the way Cassandra refuses it, which makes the
 driver step down); OPTIONS/STARTUP/AUTH_RESPONSE bring the connection to ready (the state machine is
 :class:`~.dispatch.Dispatcher`), and from then on in v5 both directions use checksummed segments.
+When STARTUP asked for compression, every answer from STARTUP's own on is compressed as Cassandra 4.0
+does it (v3/v4: each frame body, flag 0x01; v5: each segment, lz4 only), and compressed requests are
+read back (:mod:`..protocol.compression`).
 Requests are answered in order of arrival unless a fault delays one, which is then answered later on
 its own stream id, as a busy node would.
 """
@@ -10,10 +13,11 @@ its own stream id, as a busy node would.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import TYPE_CHECKING, Protocol
 
-from ..protocol import frames, segments
+from ..protocol import compression, frames, segments
 from ..protocol import responses as enc
 from ..protocol.requests import Malformed
 from ._dispatch import Dispatcher
@@ -50,6 +54,7 @@ class Connection(asyncio.Protocol):
         self._raw = bytearray()
         self._framebuf = bytearray()
         self._segmented = False
+        self._lz4_segments = False  # v5 with COMPRESSION lz4: segments carry LZ4 blocks
         self._closing = False
         self._requests = Dispatcher(node)
         self.version: int | None = None
@@ -78,7 +83,7 @@ class Connection(asyncio.Protocol):
         if self._closing or self._node.faults.black_holed:
             return
         self._raw += data
-        out = segments.Outbox()
+        out = segments.Outbox(self._lz4_segments)
         try:
             self._process(out)
         except frames.FrameError as exc:
@@ -95,7 +100,7 @@ class Connection(asyncio.Protocol):
         while not self._closing:
             if self._segmented:
                 if self._raw:
-                    segments.decode(self._raw, self._framebuf)
+                    segments.decode(self._raw, self._framebuf, self._lz4_segments)
                 buf = self._framebuf
             else:
                 buf = self._raw
@@ -124,18 +129,32 @@ class Connection(asyncio.Protocol):
     def _release(self) -> str:
         return self._node.release_version
 
+    @property
+    def compression(self) -> str | None:
+        """The algorithm STARTUP negotiated ("lz4", "snappy"), or None."""
+        return self._requests.compression
+
+    def _frame(self, version: int, stream: int, response: enc.Response) -> bytes:
+        algorithm = self._requests.compression
+        if algorithm is None or version >= 5 or version != self.version:
+            return frames.encode(version, stream, response[0], response[1])
+        # v3/v4: Cassandra compresses every envelope once STARTUP set a compressor, READY included.
+        body = compression.compress_body(algorithm, response[1])
+        return frames.encode(version, stream, response[0], body, frames.FLAG_COMPRESSED)
+
     def _emit(self, out: segments.Outbox, stream: int, response: enc.Response) -> None:
         assert self.version is not None
-        out.add(frames.encode(self.version, stream, response[0], response[1]), self._segmented)
+        out.add(self._frame(self.version, stream, response), self._segmented)
         if self._requests.segments_next:
             self._requests.segments_next = False
             self._segmented = True  # v5: everything after READY/AUTHENTICATE is in segments
+            self._lz4_segments = out.lz4 = self._requests.compression == "lz4"
 
     def _refuse(self, out: segments.Outbox, message: str, stream: int, version: int) -> None:
         """A fatal protocol error: answer it, then close once the client has read it."""
         self._node.stats.protocol_error()
         log.debug("Protocol error from %s:%d: %s", self.peer[0], self.peer[1], message)
-        out.add(frames.encode(version, stream, *enc.error(enc.protocol_error(message))), self._segmented)
+        out.add(self._frame(version, stream, enc.error(enc.protocol_error(message))), self._segmented)
         self._closing = True
 
     def _close_gracefully(self) -> None:
@@ -151,6 +170,13 @@ class Connection(asyncio.Protocol):
 
     # -- requests ----------------------------------------------------------------------------------
     def _handle(self, frame: frames.Frame, out: segments.Outbox) -> None:
+        algorithm = self._requests.compression
+        if frame.flags & frames.FLAG_COMPRESSED and algorithm is not None and frame.version < 5:
+            try:
+                body = compression.decompress_body(algorithm, frame.body)
+            except compression.CompressionError as exc:
+                raise frames.FrameError(str(exc), stream=frame.stream) from None
+            frame = dataclasses.replace(frame, flags=frame.flags & ~frames.FLAG_COMPRESSED, body=body)
         kind = frames.OPCODE_NAMES.get(frame.opcode, "UNKNOWN")
         self._node.stats.request(kind)
         faults = self._node.faults
@@ -165,7 +191,7 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if self._closing or transport is None or transport.is_closing():
             return
-        out = segments.Outbox()
+        out = segments.Outbox(self._lz4_segments)
         self._emit(out, frame.stream, self._answer(frame, rule))
         transport.write(out.data())
 
@@ -194,7 +220,7 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if kind not in self._requests.registered or self._closing or transport is None or transport.is_closing():
             return
-        out = segments.Outbox()
+        out = segments.Outbox(self._lz4_segments)
         self._emit(out, -1, response)
         transport.write(out.data())
 

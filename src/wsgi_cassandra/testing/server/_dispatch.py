@@ -16,7 +16,7 @@ import hmac
 import logging
 from typing import TYPE_CHECKING
 
-from ..protocol import frames
+from ..protocol import compression, frames
 from ..protocol import requests as decode
 from ..protocol import responses as enc
 from ..protocol.requests import Malformed, Reader
@@ -44,6 +44,8 @@ class Dispatcher:
         self.registered: set[str] = set()
         # v5: set by STARTUP; the connection switches to segments after sending the answer.
         self.segments_next = False
+        # "lz4" or "snappy" once STARTUP asked for it: the connection compresses from STARTUP's answer on.
+        self.compression: str | None = None
 
     def dispatch(self, frame: frames.Frame, version: int, peer: tuple[str, int]) -> enc.Response:
         op = frame.opcode
@@ -74,12 +76,15 @@ class Dispatcher:
         raise protocol_error(f"Unknown opcode {op}")
 
     def _startup(self, r: Reader, version: int) -> enc.Response:
-        options = decode.startup(r)
+        options = {key.upper(): value for key, value in decode.startup(r).items()}  # as StartupMessage
         if "CQL_VERSION" not in options:
             raise protocol_error("Missing value CQL_VERSION in STARTUP message")
-        compression = options.get("COMPRESSION")
-        if compression:
-            raise protocol_error(f"Unknown compression algorithm: {compression}")
+        if "COMPRESSION" in options:
+            try:
+                self.compression = compression.negotiate(options["COMPRESSION"], version)
+            except compression.CompressionError as exc:
+                raise protocol_error(str(exc)) from None
+            self._node.stats.compression(self.compression)
         self.segments_next = version >= 5
         if self._node.credentials is not None:
             self._state = _AUTHENTICATING

@@ -29,6 +29,8 @@ class StatsSnapshot:
     client_addresses: list[tuple[str, int]] = field(default_factory=list)
     # (QUERY/EXECUTE/BATCH, consistency, serial consistency or None) -> how many requests carried them
     consistencies: dict[tuple[str, str, str | None], int] = field(default_factory=dict)
+    # STARTUP's COMPRESSION ("lz4", "snappy") -> how many connections negotiated it
+    compressions: dict[str, int] = field(default_factory=dict)
 
     def __add__(self, other: StatsSnapshot) -> StatsSnapshot:
         return StatsSnapshot(
@@ -40,6 +42,7 @@ class StatsSnapshot:
             dict(Counter(self.requests) + Counter(other.requests)),
             self.client_addresses + other.client_addresses,
             dict(Counter(self.consistencies) + Counter(other.consistencies)),
+            dict(Counter(self.compressions) + Counter(other.compressions)),
         )
 
     def value(self, name: str) -> int:
@@ -94,6 +97,10 @@ class _Waitable:
     def consistencies(self) -> dict[tuple[str, str, str | None], int]:
         return self.snapshot().consistencies
 
+    @property
+    def compressions(self) -> dict[str, int]:
+        return self.snapshot().compressions
+
     def wait_for(
         self,
         name: str,
@@ -130,6 +137,7 @@ class Stats(_Waitable):
         self._requests: Counter[str] = Counter()
         self._addresses: list[tuple[str, int]] = []
         self._consistencies: Counter[tuple[str, str, str | None]] = Counter()
+        self._compressions: Counter[str] = Counter()
 
     def reset(self) -> None:
         """Zero every counter except ``connections_open``, which keeps describing live connections."""
@@ -149,6 +157,7 @@ class Stats(_Waitable):
                 dict(self._requests),
                 list(self._addresses),
                 dict(self._consistencies),
+                dict(self._compressions),
             )
 
     def connection_opened(self, peer: tuple[str, int]) -> None:
@@ -172,6 +181,11 @@ class Stats(_Waitable):
         key = (kind, _LEVELS.get(level, str(level)), None if serial is None else _LEVELS.get(serial, str(serial)))
         with self._lock:
             self._consistencies[key] += 1
+
+    def compression(self, algorithm: str) -> None:
+        """A connection's STARTUP negotiated ``algorithm``."""
+        with self._lock:
+            self._compressions[algorithm] += 1
 
     def authenticated(self) -> None:
         with self._lock:
