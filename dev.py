@@ -85,6 +85,9 @@ SIDE_VENVS = {
     "scylla": [
         ["install", "--quiet", "-e", ".[dev]"],
         ["uninstall", "--quiet", "--yes", "cassandra-driver"],
+        # Forced: when the venv is redone, the uninstall above has just removed the `cassandra` package
+        # files that an already installed scylla-driver shares with it.
+        ["install", "--quiet", "--force-reinstall", "--no-deps", "scylla-driver"],
         ["install", "--quiet", "scylla-driver"],
     ],
     "eventlet": [["install", "--quiet", "-e", ".[test,eventlet]", "gunicorn<26"]],
@@ -98,7 +101,8 @@ def ensure_side_venv(name: str) -> Path:
     """``.venv-NAME`` made by ``SIDE_VENVS[name]``; returns its bin folder."""
     venv_dir = ROOT / f".venv-{name}"
     bin_dir = venv_dir / BIN.name
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + name.encode()).hexdigest()[:16]
+    recipe = (name + repr(SIDE_VENVS[name])).encode()  # redone when the steps or pyproject.toml change
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + recipe).hexdigest()[:16]
     stamp = venv_dir / f".installed-{digest}"
     if stamp.exists():
         return bin_dir
