@@ -64,6 +64,11 @@ def tokenize(query: str) -> list[Token]:
     return tokens
 
 
+def token_starts(query: str) -> list[int]:
+    """Where each of Cassandra's lexer tokens starts, counting the hidden ones (a run of whitespace, a comment)."""
+    return [m.start() for m in _TOKEN_RE.finditer(query)]
+
+
 def _normalize(kind: str, raw: str) -> tuple[str, str]:
     if kind == "ident":
         return kind, raw.lower()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .._errors import InvalidRequest
 from .._results import SchemaChange
 from ._catalog import ColumnDef, ordered_columns
-from ._create_drop import merge_options, replication, user_keyspace
+from ._create_drop import datacenters, merge_options, replication, user_keyspace
 from ._user_types import rebuilt, resolve_in
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def alter_keyspace(state: State, stmt: AlterKeyspace) -> SchemaChange:
         raise InvalidRequest(f"Keyspace '{stmt.name}' doesn't exist")
     ks = user_keyspace(state, stmt.name)
     if stmt.replication is not None:
-        ks.replication = replication(stmt.replication)
+        ks.replication = replication(stmt.replication, ks.name, datacenters(state))
     if stmt.durable_writes is not None:
         ks.durable_writes = stmt.durable_writes
     state.catalog.changed()

@@ -7,6 +7,7 @@ which all nodes report at once (they share one catalog), so the driver's schema 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Union
 
 from .._errors import AlreadyExists, ConfigError, CQLSyntaxError, InvalidRequest, Unauthorized
@@ -34,21 +35,55 @@ def user_keyspace(state: State, name: str) -> KeyspaceDef:
     return ks
 
 
-def replication(options: dict[str, str]) -> dict[str, str]:
+def replication(options: dict[str, str], keyspace: str, datacenters: set[str]) -> dict[str, str]:
+    """Check a replication map as Cassandra 4.0 does (``ReplicationParams``, then building the strategy:
+    ``SimpleStrategy``/``NetworkTopologyStrategy``, ``AbstractReplicationStrategy.validateExpectedOptions``,
+    ``ReplicationFactor.fromString``) and give it back with the class fully named."""
     options = dict(options)
     strategy = options.pop("class", None)
     if not strategy:
         raise ConfigError("Missing replication strategy class")
     short = strategy[len(_PREFIX) :] if strategy.startswith(_PREFIX) else strategy
     if short == "SimpleStrategy":
-        if set(options) != {"replication_factor"}:
-            raise ConfigError("SimpleStrategy requires a replication_factor strategy option (and nothing else).")
-    elif short != "NetworkTopologyStrategy":
-        raise ConfigError(f"Unable to find replication strategy class '{strategy}'")
-    for key, value in options.items():
-        if not value.isdigit():
-            raise ConfigError(f"Replication factor must be non-negative integer; found {value} for {key}")
+        if "replication_factor" not in options:
+            raise ConfigError("SimpleStrategy requires a replication_factor strategy option.")
+        _replication_factor(options["replication_factor"])
+        recognized = {"replication_factor"}
+    elif short == "NetworkTopologyStrategy":
+        if "replication_factor" in options:  # NetworkTopologyStrategy.prepareOptions: one factor for every DC
+            factor = options.pop("replication_factor")
+            _replication_factor(factor)
+            for dc in datacenters:
+                options.setdefault(dc, factor)
+        options = {dc: factor for dc, factor in options.items() if factor != "0"}
+        for factor in options.values():
+            _replication_factor(factor)
+        if not options:
+            raise ConfigError("Configuration for at least one datacenter must be present")
+        recognized = datacenters
+    else:
+        raise ConfigError(
+            f"Unable to find replication strategy class '{_PREFIX + strategy if '.' not in strategy else strategy}'"
+        )
+    for key in options:
+        if key not in recognized:
+            raise ConfigError(f"Unrecognized strategy option {{{key}}} passed to {short} for keyspace {keyspace}")
     return {"class": _PREFIX + short, **options}
+
+
+def _replication_factor(value: str) -> None:
+    """``ReplicationFactor.fromString`` of a node without transient replication (Java's own parse errors)."""
+    if "/" in value:
+        raise ConfigError("Transient replication is disabled. Enable in cassandra.yaml to use.")
+    if not re.fullmatch(r"[-+]?[0-9]+", value) or not -(2**31) <= int(value) < 2**31:
+        raise ConfigError(f'For input string: "{value}"')
+    if int(value) < 0:
+        raise ConfigError(f"Replication factor must be non-negative, found {int(value)}")
+
+
+def datacenters(state: State) -> set[str]:
+    """The datacenters NetworkTopologyStrategy accepts: those of the cluster's nodes (``Datacenters``)."""
+    return {node.datacenter for node in state.nodes} or {"datacenter1"}
 
 
 def create_keyspace(state: State, stmt: CreateKeyspace) -> Result:
@@ -59,7 +94,9 @@ def create_keyspace(state: State, stmt: CreateKeyspace) -> Result:
         raise AlreadyExists(f"Keyspace '{stmt.name}' already exists", keyspace=stmt.name)
     if stmt.name.startswith("system"):
         raise InvalidRequest(f"Keyspace name must not start with 'system': {stmt.name}")
-    catalog.keyspaces[stmt.name] = KeyspaceDef(stmt.name, replication(stmt.replication), stmt.durable_writes)
+    catalog.keyspaces[stmt.name] = KeyspaceDef(
+        stmt.name, replication(stmt.replication, stmt.name, datacenters(state)), stmt.durable_writes
+    )
     catalog.changed()
     return SchemaChange("CREATED", "KEYSPACE", stmt.name)
 
@@ -95,43 +132,35 @@ def create_table(state: State, stmt: CreateTable, keyspace: str | None) -> Resul
 
 
 def _columns(stmt: CreateTable, ks: KeyspaceDef) -> list[ColumnDef]:
-    types: dict[str, Any] = {}
-    for name, spec in stmt.columns:
-        if name in types:
-            raise InvalidRequest(f"Multiple definition of identifier {name}")
-        types[name] = resolve_in(ks, spec)
+    """The checks and messages of Cassandra 4.0's ``CreateTableStatement.builder``, in its order."""
+    types: dict[str, Any] = {name: resolve_in(ks, spec) for name, spec in stmt.columns}
+    name_ = stmt.table.name
     key = list(stmt.partition_key) + list(stmt.clustering)
-    for name in key:
+    for i, name in enumerate(key):
         if name not in types:
-            raise InvalidRequest(f"Unknown definition {name} referenced in PRIMARY KEY")
-        if key.count(name) > 1:
-            raise InvalidRequest(f"Duplicate definition for {name} in PRIMARY KEY")
+            raise InvalidRequest(f"Unknown column '{name}' referenced in PRIMARY KEY for table '{name_}'")
+        if name in key[:i]:
+            raise InvalidRequest(f"Duplicate column '{name}' in PRIMARY KEY clause for table '{name_}'")
         ctype = types[name]
         if ctype.is_collection and not ctype.frozen:
-            raise InvalidRequest(f"Invalid non-frozen collection type for PRIMARY KEY component {name}")
+            raise InvalidRequest(f"Invalid non-frozen collection type {ctype.text} for PRIMARY KEY column '{name}'")
         if ctype.spec.name in ks.types and not ctype.frozen:
-            raise InvalidRequest(f"Invalid non-frozen user-defined type for PRIMARY KEY component {name}")
+            raise InvalidRequest(f"Invalid non-frozen user-defined type {ctype.text} for PRIMARY KEY column '{name}'")
         if ctype.is_counter:
             raise InvalidRequest(f"counter type is not supported for PRIMARY KEY column '{name}'")
-    for name in stmt.static:
-        if name in key:
-            raise InvalidRequest(f"Static column {name} cannot be part of the PRIMARY KEY")
-        if not stmt.clustering:
-            raise InvalidRequest(
-                "Static columns are only useful (and thus allowed) if the table has at least one clustering column"
-            )
-    counters = {types[n].is_counter for n in types if n not in key}
-    if len(counters) > 1:
+        if "duration" in ctype.text:
+            raise InvalidRequest(f"duration type is not supported for PRIMARY KEY column '{name}'")
+        if name in stmt.static:
+            raise InvalidRequest(f"Static column '{name}' cannot be part of the PRIMARY KEY")
+    if stmt.clustering_order and [name for name, _ in stmt.clustering_order] != list(stmt.clustering):
+        raise InvalidRequest("Clustering key columns must exactly match columns in CLUSTERING ORDER BY directive")
+    if stmt.static and not stmt.clustering:
+        raise InvalidRequest(
+            "Static columns are only useful (and thus allowed) if the table has at least one clustering column"
+        )
+    if any(types[n].is_counter for n in types) and not all(types[n].is_counter for n in types if n not in key):
         raise InvalidRequest("Cannot mix counter and non counter columns in the same table")
-    desc: dict[str, bool] = {}
-    for i, (name, is_desc) in enumerate(stmt.clustering_order):
-        if name not in stmt.clustering:
-            raise InvalidRequest("Only clustering key columns can be defined in CLUSTERING ORDER directive")
-        if stmt.clustering.index(name) != i:
-            raise InvalidRequest(
-                "The order of columns in the CLUSTERING ORDER directive must be the one of the clustering key"
-            )
-        desc[name] = is_desc
+    desc = dict(stmt.clustering_order)
     columns = []
     for name, ctype in types.items():
         if name in stmt.partition_key:
