@@ -72,13 +72,19 @@ def replication(options: dict[str, str], keyspace: str, datacenters: set[str]) -
 
 
 def _replication_factor(value: str) -> None:
-    """``ReplicationFactor.fromString`` of a node without transient replication (Java's own parse errors)."""
-    if "/" in value:
-        raise ConfigError("Transient replication is disabled. Enable in cassandra.yaml to use.")
-    if not re.fullmatch(r"[-+]?[0-9]+", value) or not -(2**31) <= int(value) < 2**31:
-        raise ConfigError(f'For input string: "{value}"')
-    if int(value) < 0:
-        raise ConfigError(f"Replication factor must be non-negative, found {int(value)}")
+    """``ReplicationFactor.fromString`` on a node without transient replication, with Java's own parse errors."""
+    parts = value.split("/")
+    while len(parts) > 1 and not parts[-1]:  # Java's String.split drops trailing empty strings
+        parts.pop()
+    if "/" in value and len(parts) != 2:
+        raise ConfigError("Replication factor format is <replicas> or <replicas>/<transient>")
+    for part in parts:
+        if not re.fullmatch(r"[-+]?[0-9]+", part) or not -(2**31) <= int(part) < 2**31:
+            raise ConfigError(f'For input string: "{part}"')
+    if len(parts) == 2 and int(parts[1]) != 0:
+        raise ConfigError("Transient replication is not enabled on this node")
+    if int(parts[0]) < 0:
+        raise ConfigError(f"Replication factor must be non-negative, found {int(parts[0])}")
 
 
 def datacenters(state: State) -> set[str]:
