@@ -369,6 +369,32 @@ DDL_ERRORS = [
         _INVALID,
         "Cannot mix counter and non counter columns in the same table",
     ),
+    (
+        "CREATE TABLE o (k int PRIMARY KEY) WITH gc_grace_seconds = 'x'",
+        _SYNTAX,
+        "Invalid integer value x for 'gc_grace_seconds'",
+    ),
+    (
+        "CREATE TABLE o (k int PRIMARY KEY) WITH compaction = 'x'",
+        _SYNTAX,
+        "Invalid value for property 'compaction'. It should be a map.",
+    ),
+    (
+        "ALTER TABLE t WITH gc_grace_seconds = -1",
+        _CONFIG,
+        "gc_grace_seconds must be greater than or equal to 0 (got -1)",
+    ),
+    (
+        "CREATE TABLE o (k int PRIMARY KEY, n counter) WITH default_time_to_live = 5",
+        _INVALID,
+        "Cannot set default_time_to_live on a table with counters",
+    ),
+    ("CREATE TABLE o (k duration PRIMARY KEY)", _INVALID, "duration type is not supported for PRIMARY KEY column 'k'"),
+    (
+        "CREATE TABLE o (k int, c int, d int, PRIMARY KEY (k, c, d)) WITH CLUSTERING ORDER BY (c DESC)",
+        _INVALID,
+        "Clustering key columns must exactly match columns in CLUSTERING ORDER BY directive",
+    ),
     ("ALTER TABLE t ADD v int", _INVALID, "Column with name 'v' already exists"),
     ("ALTER TABLE t DROP k", _INVALID, "Cannot drop PRIMARY KEY column k"),
     ("CREATE INDEX ON t (k)", _INVALID, "Cannot create secondary index on the only partition key column k"),

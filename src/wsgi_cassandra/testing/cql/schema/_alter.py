@@ -51,7 +51,10 @@ def alter_table(state: State, stmt: AlterTable, keyspace: str | None) -> SchemaC
     elif stmt.action == "rename":
         new = _rename(stmt, table, where)
     elif stmt.action == "with":
-        new = rebuilt(table, options=merge_options(state, stmt.options, table.options))
+        options = merge_options(state, stmt.options, table.options)
+        if options["default_time_to_live"] > 0 and any(c.ctype.is_counter for c in table.columns.values()):
+            raise InvalidRequest("Cannot set default_time_to_live on a table with counters")
+        new = rebuilt(table, options=options)
     else:
         raise InvalidRequest("Altering column types is no longer supported")
     ks.tables[table.name] = new

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .._context import State
 
 _PREFIX = "org.apache.cassandra.locator."
+_MAX_TTL = 20 * 365 * 24 * 60 * 60  # Attributes.MAX_TTL
 Result = Union[SchemaChange, SetKeyspace, Void]
 
 
@@ -131,13 +132,17 @@ def create_table(state: State, stmt: CreateTable, keyspace: str | None) -> Resul
         if stmt.if_not_exists:
             return Void()
         raise AlreadyExists(f"Table '{ks_name}.{name}' already exists", keyspace=ks_name, table=name)
-    table = TableDef(ks_name, name, ordered_columns(_columns(stmt, ks)), merge_options(state, stmt.options))
+    options = merge_options(state, stmt.options)  # CreateTableStatement.builder: attrs.validate() comes first
+    columns = _columns(stmt, ks, state.release_version.startswith(("2.", "3.")))
+    if options["default_time_to_live"] > 0 and any(c.ctype.is_counter for c in columns):
+        raise InvalidRequest("Cannot set default_time_to_live on a table with counters")
+    table = TableDef(ks_name, name, ordered_columns(columns), options)
     ks.tables[name] = table
     state.catalog.changed()
     return SchemaChange("CREATED", "TABLE", ks_name, name)
 
 
-def _columns(stmt: CreateTable, ks: KeyspaceDef) -> list[ColumnDef]:
+def _columns(stmt: CreateTable, ks: KeyspaceDef, v3: bool) -> list[ColumnDef]:
     """The checks and messages of Cassandra 4.0's ``CreateTableStatement.builder``, in its order."""
     types: dict[str, Any] = {name: resolve_in(ks, spec) for name, spec in stmt.columns}
     name_ = stmt.table.name
@@ -158,7 +163,16 @@ def _columns(stmt: CreateTable, ks: KeyspaceDef) -> list[ColumnDef]:
             raise InvalidRequest(f"duration type is not supported for PRIMARY KEY column '{name}'")
         if name in stmt.static:
             raise InvalidRequest(f"Static column '{name}' cannot be part of the PRIMARY KEY")
-    if stmt.clustering_order and [name for name, _ in stmt.clustering_order] != list(stmt.clustering):
+    ordered = [name for name, _ in stmt.clustering_order]
+    if v3:  # 3.x took a prefix of the clustering columns
+        for i, name in enumerate(ordered):
+            if name not in stmt.clustering:
+                raise InvalidRequest("Only clustering key columns can be defined in CLUSTERING ORDER directive")
+            if stmt.clustering.index(name) != i:
+                raise InvalidRequest(
+                    "The order of columns in the CLUSTERING ORDER directive must be the one of the clustering key"
+                )
+    elif ordered and ordered != list(stmt.clustering):
         raise InvalidRequest("Clustering key columns must exactly match columns in CLUSTERING ORDER BY directive")
     if stmt.static and not stmt.clustering:
         raise InvalidRequest(
@@ -179,26 +193,63 @@ def _columns(stmt: CreateTable, ks: KeyspaceDef) -> list[ColumnDef]:
 
 
 def merge_options(state: State, given: dict[str, object], base: dict[str, Any] | None = None) -> dict[str, Any]:
-    """``base`` (a new table's defaults when None) with the options of a CREATE/ALTER TABLE ... WITH."""
+    """``base`` (a new table's defaults when None) with the options of a CREATE/ALTER TABLE ... WITH, checked as
+    Cassandra's ``TableAttributes.validate`` does: unknown names, then each value's form (``PropertyDefinitions``
+    getters: syntax errors), then ``TableParams.validate``'s ranges (configuration errors)."""
     options = dict(base) if base is not None else default_options(not state.release_version.startswith(("2.", "3.")))
-    for name, value in given.items():
+    for name in given:
         if name not in options or name == "extensions":
             raise CQLSyntaxError(f"Unknown property '{name}'")
+    for name, value in given.items():
         default = options[name]
-        try:
-            if isinstance(default, bool):
-                options[name] = str(value).lower() == "true"
-            elif isinstance(default, (int, float)):
-                options[name] = type(default)(str(value))
-            elif isinstance(default, dict):
-                if not isinstance(value, dict):
-                    raise ValueError(value)
-                options[name] = {str(k): str(v) for k, v in value.items()}
-            else:
-                options[name] = str(value)
-        except ValueError:
-            raise ConfigError(f"Invalid value for property '{name}': {value!r}") from None
+        if isinstance(default, dict):
+            if not isinstance(value, dict):
+                raise CQLSyntaxError(f"Invalid value for property '{name}'. It should be a map.")
+            options[name] = {str(k): str(v) for k, v in value.items()}
+            continue
+        if not isinstance(value, str):
+            raise CQLSyntaxError(f"Invalid value for property '{name}'. It should be a string")
+        if isinstance(default, bool):
+            options[name] = re.fullmatch("1|true|yes", value.lower()) is not None
+        elif isinstance(default, int):
+            if not re.fullmatch(r"[-+]?[0-9]+", value) or not -(2**31) <= int(value) < 2**31:
+                raise CQLSyntaxError(f"Invalid integer value {value} for '{name}'")
+            options[name] = int(value)
+        elif isinstance(default, float):
+            try:
+                options[name] = float(value)
+            except ValueError:
+                raise CQLSyntaxError(f"Invalid double value {value} for '{name}'") from None
+        else:
+            options[name] = value
+    _validate_table_params(options)
     return options
+
+
+def _validate_table_params(options: dict[str, Any]) -> None:
+    """The range checks of Cassandra's ``TableParams.validate`` that do not depend on the node."""
+    if not 0 <= options["crc_check_chance"] <= 1.0:
+        raise ConfigError(
+            "crc_check_chance must be larger than or equal to 0 and smaller than or equal to 1.0 "
+            f"(got {options['crc_check_chance']})"
+        )
+    for name in ("default_time_to_live", "gc_grace_seconds"):
+        if options[name] < 0:
+            raise ConfigError(f"{name} must be greater than or equal to 0 (got {options[name]})")
+        if name == "default_time_to_live" and options[name] > _MAX_TTL:
+            raise ConfigError(f"{name} must be less than or equal to {_MAX_TTL} (got {options[name]})")
+    if options["min_index_interval"] < 1:
+        raise ConfigError(
+            f"min_index_interval must be greater than or equal to 1 (got {options['min_index_interval']})"
+        )
+    if options["max_index_interval"] < options["min_index_interval"]:
+        raise ConfigError(
+            "max_index_interval must be greater than or equal to min_index_interval "
+            f"({options['min_index_interval']}) (got {options['max_index_interval']})"
+        )
+    flush = options["memtable_flush_period_in_ms"]
+    if flush < 0:
+        raise ConfigError(f"memtable_flush_period_in_ms must be greater than or equal to 0 (got {flush})")
 
 
 def drop_table(state: State, stmt: DropTable, keyspace: str | None) -> Result:
