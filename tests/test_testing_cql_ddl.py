@@ -409,3 +409,29 @@ def test_ddl_errors_are_cassandra_4_0s_class_and_text(
     with pytest.raises(Exception) as raised:  # noqa: PT011 - the class is checked below, by its name
         session.execute(statement)
     assert (type(raised.value).__name__, server_message(raised.value)) == (error, message)
+
+
+def test_network_topology_strategy_takes_the_clusters_own_datacenters() -> None:
+    from cassandra.protocol import ConfigurationException
+
+    from wsgi_cassandra.testing import CQLCluster
+
+    with CQLCluster(nodes=1, datacenter="east") as nodes, Target.for_server(nodes.servers[0]).cluster() as cluster:
+        session = cluster.connect()
+        with pytest.raises(ConfigurationException) as raised:
+            session.execute(
+                "CREATE KEYSPACE a WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 1}"
+            )
+        assert raised.value.message == (
+            "Unrecognized strategy option {datacenter1} passed to NetworkTopologyStrategy for keyspace a"
+        )
+        session.execute("CREATE KEYSPACE a WITH replication = {'class': 'NetworkTopologyStrategy', 'east': 1}")
+        session.execute(
+            "CREATE KEYSPACE b WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 2}"
+        )
+        assert rows(
+            session, "SELECT keyspace_name, replication FROM system_schema.keyspaces WHERE keyspace_name IN ('a', 'b')"
+        ) == [
+            ("a", {"class": "org.apache.cassandra.locator.NetworkTopologyStrategy", "east": "1"}),
+            ("b", {"class": "org.apache.cassandra.locator.NetworkTopologyStrategy", "east": "2"}),
+        ]
