@@ -315,6 +315,12 @@ DDL_ERRORS = [
         _CONFIG,
         "Unable to find replication strategy class 'org.apache.cassandra.locator.NoSuchStrategy'",
     ),
+    (
+        "CREATE KEYSPACE k2 WITH replication = {'class': 'LocalStrategy'}",
+        _INVALID,
+        "Unable to use given strategy class: LocalStrategy is reserved for internal use.",
+    ),
+    ("CREATE TABLE nosuch.o (k int PRIMARY KEY)", _INVALID, "Keyspace 'nosuch' doesn't exist"),
     ("CREATE TABLE o (k int PRIMARY KEY) WITH foo = 1", _SYNTAX, "Unknown property 'foo'"),
     ("ALTER TABLE t WITH foo = 1", _SYNTAX, "Unknown property 'foo'"),
     (

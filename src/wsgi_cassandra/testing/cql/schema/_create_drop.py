@@ -45,6 +45,8 @@ def replication(options: dict[str, str], keyspace: str, datacenters: set[str]) -
     if not strategy:
         raise ConfigError("Missing replication strategy class")
     short = strategy[len(_PREFIX) :] if strategy.startswith(_PREFIX) else strategy
+    if short == "LocalStrategy":  # Create/AlterKeyspaceStatement.apply, before the strategy checks its options
+        raise InvalidRequest("Unable to use given strategy class: LocalStrategy is reserved for internal use.")
     if short == "SimpleStrategy":
         if "replication_factor" not in options:
             raise ConfigError("SimpleStrategy requires a replication_factor strategy option.")
@@ -126,6 +128,8 @@ def create_table(state: State, stmt: CreateTable, keyspace: str | None) -> Resul
     ks_name = stmt.table.keyspace or keyspace
     if ks_name is None:
         raise InvalidRequest("No keyspace has been specified. USE a keyspace, or explicitly specify keyspace.tablename")
+    if ks_name not in state.catalog.keyspaces:  # CreateTableStatement.apply
+        raise InvalidRequest(f"Keyspace '{ks_name}' doesn't exist")
     ks = user_keyspace(state, ks_name)
     name = stmt.table.name
     if name in ks.tables:
