@@ -261,6 +261,11 @@ DDL_ERRORS = [
         _SYNTAX,
         "line 2:34 no viable alternative at input ')' (... BY (c ASC, d[)]...)",
     ),
+    (  # a line comment is one hidden token with its newline; the snippet joins the lines
+        "CREATE TABLE o (k int, c int, PRIMARY KEY (k, c)) WITH -- note\nCLUSTERING ORDER BY (c)",
+        _SYNTAX,
+        "line 2:22 no viable alternative at input ')' (... -- noteCLUSTERING ORDER BY (c[)])",
+    ),
     (
         "CREATE KEYSPACE k2 WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1} AND foo = 1",
         _SYNTAX,

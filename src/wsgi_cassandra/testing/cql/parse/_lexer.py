@@ -14,7 +14,8 @@ from .._errors import CQLSyntaxError
 
 _TOKEN_RE = re.compile(
     r"""
-    (?P<ws>\s+|--[^\n]*|//[^\n]*|/\*.*?\*/)
+    # one hidden token each, as in Cassandra's lexer (a line comment takes its newline)
+    (?P<ws>\s+|(?:--|//)[^\n\r]*[\n\r]?|/\*.*?\*/)
   | (?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-]))
   | (?P<duration>-?(?:
         (?:[0-9]+(?:mo|ms|us|µs|ns|y|w|d|h|m|s))+
