@@ -230,3 +230,219 @@ def test_describe_is_a_syntax_error_before_4_0() -> None:
         session = cluster.connect()
         with pytest.raises(SyntaxException):
             session.execute("DESCRIBE KEYSPACES")
+
+
+def server_message(error: Exception) -> str:
+    """The message the node sent: the driver keeps it as ``message`` on SyntaxException and ConfigurationException,
+    and only inside its text (``... message="..."``) on InvalidRequest."""
+    message = getattr(error, "message", None)
+    if isinstance(message, str):
+        return message
+    text = str(error)
+    marker = 'message="'
+    assert marker in text, text
+    assert text.endswith('"'), text
+    return text[text.index(marker) + len(marker) : -1]
+
+
+# Cassandra 4.0's answers, from its source: tableClusteringOrder in Parser.g and ErrorCollector (syntax errors),
+# PropertyDefinitions/KeyspaceAttributes/TableAttributes (options), CreateTableStatement (columns, keys, order),
+# SimpleStrategy/NetworkTopologyStrategy/ReplicationFactor (replication), AlterTableStatement, CreateIndexStatement.
+_SYNTAX, _INVALID, _CONFIG = "SyntaxException", "InvalidRequest", "ConfigurationException"
+DDL_ERRORS = [
+    (
+        "CREATE TABLE o (k int, c int, PRIMARY KEY (k, c)) WITH CLUSTERING ORDER BY (c)",
+        _SYNTAX,
+        "line 1:77 no viable alternative at input ')' (...WITH CLUSTERING ORDER BY (c[)])",
+    ),
+    (
+        "CREATE TABLE o (k int, c int, d int, PRIMARY KEY (k, c, d))\n"
+        "WITH CLUSTERING ORDER BY (c ASC, d) AND comment = 'x'",
+        _SYNTAX,
+        "line 2:34 no viable alternative at input ')' (... BY (c ASC, d[)]...)",
+    ),
+    (  # a line comment is one hidden token with its newline; the snippet joins the lines
+        "CREATE TABLE o (k int, c int, PRIMARY KEY (k, c)) WITH -- note\nCLUSTERING ORDER BY (c)",
+        _SYNTAX,
+        "line 2:22 no viable alternative at input ')' (... -- noteCLUSTERING ORDER BY (c[)])",
+    ),
+    (
+        "CREATE KEYSPACE k2 WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1} AND foo = 1",
+        _SYNTAX,
+        "Unknown property 'foo'",
+    ),
+    ("ALTER KEYSPACE ks WITH foo = 1", _SYNTAX, "Unknown property 'foo'"),
+    ("ALTER KEYSPACE nosuch WITH foo = 1", _SYNTAX, "Unknown property 'foo'"),
+    (
+        "CREATE KEYSPACE k2 WITH replication = 'x'",
+        _SYNTAX,
+        "Invalid value for property 'replication'. It should be a map.",
+    ),
+    (
+        "CREATE KEYSPACE k2 WITH durable_writes = false AND durable_writes = true",
+        _SYNTAX,
+        "Multiple definition for property 'durable_writes'",
+    ),
+    ("CREATE KEYSPACE k2 WITH durable_writes = false", _INVALID, "Missing mandatory option 'replication'"),
+    ("CREATE KEYSPACE ks WITH replication = {'replication_factor': 1}", _CONFIG, "Missing replication strategy class"),
+    (
+        "CREATE KEYSPACE k2 WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 'x'}",
+        _CONFIG,
+        'For input string: "x"',
+    ),
+    (
+        "CREATE KEYSPACE k2 WITH replication = {'class': 'SimpleStrategy', 'replication_factor': -1}",
+        _CONFIG,
+        "Replication factor must be non-negative, found -1",
+    ),
+    (
+        "CREATE KEYSPACE k2 WITH replication = {'class': 'SimpleStrategy'}",
+        _CONFIG,
+        "SimpleStrategy requires a replication_factor strategy option.",
+    ),
+    (
+        "CREATE KEYSPACE k2 WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1, 'dc1': 1}",
+        _CONFIG,
+        "Unrecognized strategy option {dc1} passed to SimpleStrategy for keyspace k2",
+    ),
+    (
+        "CREATE KEYSPACE k2 WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 1, 'dc9': 1}",
+        _CONFIG,
+        "Unrecognized strategy option {dc9} passed to NetworkTopologyStrategy for keyspace k2",
+    ),
+    (
+        "CREATE KEYSPACE k2 WITH replication = {'class': 'NetworkTopologyStrategy'}",
+        _CONFIG,
+        "Configuration for at least one datacenter must be present",
+    ),
+    (
+        "CREATE KEYSPACE k2 WITH replication = {'class': 'NoSuchStrategy'}",
+        _CONFIG,
+        "Unable to find replication strategy class 'org.apache.cassandra.locator.NoSuchStrategy'",
+    ),
+    (
+        "CREATE KEYSPACE k2 WITH replication = {'class': 'LocalStrategy'}",
+        _INVALID,
+        "Unable to use given strategy class: LocalStrategy is reserved for internal use.",
+    ),
+    ("CREATE TABLE nosuch.o (k int PRIMARY KEY)", _INVALID, "Keyspace 'nosuch' doesn't exist"),
+    ("CREATE TABLE o (k int PRIMARY KEY) WITH foo = 1", _SYNTAX, "Unknown property 'foo'"),
+    ("ALTER TABLE t WITH foo = 1", _SYNTAX, "Unknown property 'foo'"),
+    (
+        "CREATE TABLE o (k int PRIMARY KEY) WITH comment = 'a' AND comment = 'b'",
+        _SYNTAX,
+        "Multiple definition for property 'comment'",
+    ),
+    ("CREATE TABLE o (k int PRIMARY KEY, k text)", _INVALID, "Duplicate column 'k' declaration for table 'o'"),
+    ("CREATE TABLE ks.o (k int PRIMARY KEY, k text)", _INVALID, "Duplicate column 'k' declaration for table 'ks.o'"),
+    (
+        "CREATE TABLE o (k int PRIMARY KEY, v int, PRIMARY KEY (k))",
+        _INVALID,
+        "Multiple PRIMARY KEY specified for table 'o' (exactly one required)",
+    ),
+    (
+        "CREATE TABLE o (k int, v int, PRIMARY KEY (k, nosuch))",
+        _INVALID,
+        "Unknown column 'nosuch' referenced in PRIMARY KEY for table 'o'",
+    ),
+    (
+        "CREATE TABLE o (k int, v int, PRIMARY KEY (k, k))",
+        _INVALID,
+        "Duplicate column 'k' in PRIMARY KEY clause for table 'o'",
+    ),
+    (
+        "CREATE TABLE o (k list<int> PRIMARY KEY)",
+        _INVALID,
+        "Invalid non-frozen collection type list<int> for PRIMARY KEY column 'k'",
+    ),
+    (
+        "CREATE TABLE o (k int, c int, d int, PRIMARY KEY (k, c, d)) WITH CLUSTERING ORDER BY (d ASC, c ASC)",
+        _INVALID,
+        "Clustering key columns must exactly match columns in CLUSTERING ORDER BY directive",
+    ),
+    (
+        "CREATE TABLE o (k int, c int, PRIMARY KEY (k, c)) WITH CLUSTERING ORDER BY (c ASC, c DESC)",
+        _INVALID,
+        "Duplicate column 'c' in CLUSTERING ORDER BY clause for table 'o'",
+    ),
+    (
+        "CREATE TABLE o (k int PRIMARY KEY, s int static)",
+        _INVALID,
+        "Static columns are only useful (and thus allowed) if the table has at least one clustering column",
+    ),
+    (
+        "CREATE TABLE o (k int, c int static, PRIMARY KEY (k, c))",
+        _INVALID,
+        "Static column 'c' cannot be part of the PRIMARY KEY",
+    ),
+    (
+        "CREATE TABLE o (k int PRIMARY KEY, c counter, v text)",
+        _INVALID,
+        "Cannot mix counter and non counter columns in the same table",
+    ),
+    (
+        "CREATE TABLE o (k int PRIMARY KEY) WITH gc_grace_seconds = 'x'",
+        _SYNTAX,
+        "Invalid integer value x for 'gc_grace_seconds'",
+    ),
+    (
+        "CREATE TABLE o (k int PRIMARY KEY) WITH compaction = 'x'",
+        _SYNTAX,
+        "Invalid value for property 'compaction'. It should be a map.",
+    ),
+    (
+        "ALTER TABLE t WITH gc_grace_seconds = -1",
+        _CONFIG,
+        "gc_grace_seconds must be greater than or equal to 0 (got -1)",
+    ),
+    (
+        "CREATE TABLE o (k int PRIMARY KEY, n counter) WITH default_time_to_live = 5",
+        _INVALID,
+        "Cannot set default_time_to_live on a table with counters",
+    ),
+    ("CREATE TABLE o (k duration PRIMARY KEY)", _INVALID, "duration type is not supported for PRIMARY KEY column 'k'"),
+    (
+        "CREATE TABLE o (k int, c int, d int, PRIMARY KEY (k, c, d)) WITH CLUSTERING ORDER BY (c DESC)",
+        _INVALID,
+        "Clustering key columns must exactly match columns in CLUSTERING ORDER BY directive",
+    ),
+    ("ALTER TABLE t ADD v int", _INVALID, "Column with name 'v' already exists"),
+    ("ALTER TABLE t DROP k", _INVALID, "Cannot drop PRIMARY KEY column k"),
+    ("CREATE INDEX ON t (k)", _INVALID, "Cannot create secondary index on the only partition key column k"),
+]
+
+
+@pytest.mark.parametrize(("statement", "error", "message"), DDL_ERRORS, ids=[s for s, _, _ in DDL_ERRORS])
+def test_ddl_errors_are_cassandra_4_0s_class_and_text(
+    session: Session, statement: str, error: str, message: str
+) -> None:
+    session.execute("CREATE TABLE t (k int PRIMARY KEY, v text)")
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - the class is checked below, by its name
+        session.execute(statement)
+    assert (type(raised.value).__name__, server_message(raised.value)) == (error, message)
+
+
+def test_network_topology_strategy_takes_the_clusters_own_datacenters() -> None:
+    from cassandra.protocol import ConfigurationException
+
+    from wsgi_cassandra.testing import CQLCluster
+
+    with CQLCluster(nodes=1, datacenter="east") as nodes, Target.for_server(nodes.servers[0]).cluster() as cluster:
+        session = cluster.connect()
+        with pytest.raises(ConfigurationException) as raised:
+            session.execute(
+                "CREATE KEYSPACE a WITH replication = {'class': 'NetworkTopologyStrategy', 'datacenter1': 1}"
+            )
+        assert raised.value.message == (
+            "Unrecognized strategy option {datacenter1} passed to NetworkTopologyStrategy for keyspace a"
+        )
+        session.execute("CREATE KEYSPACE a WITH replication = {'class': 'NetworkTopologyStrategy', 'east': 1}")
+        session.execute(
+            "CREATE KEYSPACE b WITH replication = {'class': 'NetworkTopologyStrategy', 'replication_factor': 2}"
+        )
+        assert rows(
+            session, "SELECT keyspace_name, replication FROM system_schema.keyspaces WHERE keyspace_name IN ('a', 'b')"
+        ) == [
+            ("a", {"class": "org.apache.cassandra.locator.NetworkTopologyStrategy", "east": "1"}),
+            ("b", {"class": "org.apache.cassandra.locator.NetworkTopologyStrategy", "east": "2"}),
+        ]

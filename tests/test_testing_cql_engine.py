@@ -90,7 +90,8 @@ def test_quoted_identifiers_and_case_insensitivity(engine: Engine) -> None:
 def clustered(engine: Engine) -> Engine:
     run(
         engine,
-        "CREATE TABLE c (p text, a int, b text, v int, PRIMARY KEY ((p), a, b)) WITH CLUSTERING ORDER BY (a DESC)",
+        "CREATE TABLE c (p text, a int, b text, v int, PRIMARY KEY ((p), a, b)) "
+        "WITH CLUSTERING ORDER BY (a DESC, b ASC)",
     )
     for p in ("x", "y"):
         for a in range(3):

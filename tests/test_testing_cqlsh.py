@@ -66,7 +66,7 @@ def shop(cql_server: CQLServer) -> CQLServer:
         session.execute("CREATE TYPE shop.addr (street text, zip int)")
         session.execute(
             "CREATE TABLE shop.orders (customer text, placed timestamp, id uuid, total decimal, address frozen<addr>, "
-            "note text static, PRIMARY KEY (customer, placed, id)) WITH CLUSTERING ORDER BY (placed DESC) "
+            "note text static, PRIMARY KEY (customer, placed, id)) WITH CLUSTERING ORDER BY (placed DESC, id ASC) "
             "AND comment = 'orders by customer'"
         )
         session.execute("CREATE INDEX orders_total ON shop.orders (total)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from .._ast import (
@@ -23,12 +24,9 @@ from .._ast import (
     TypeSpec,
     Use,
 )
-from .._errors import CQLSyntaxError, InvalidRequest
+from .._errors import ConfigError, CQLSyntaxError, InvalidRequest
 
 if TYPE_CHECKING:
-    from typing import Callable
-
-    from .._errors import CQLError
     from ._tokens import TokenStream
 
 
@@ -137,9 +135,7 @@ def parse_alter(ts: TokenStream) -> Statement:
     if ts.accept("keyspace") or ts.accept("schema"):
         name = ts.identifier("a keyspace name")
         ts.expect("with")
-        replication, durable_writes = _keyspace_options(
-            ts, lambda option: CQLSyntaxError(f"Unknown property '{option}'")
-        )
+        replication, durable_writes = _keyspace_options(ts)
         return AlterKeyspace(name, replication or None, durable_writes)
     if ts.accept("table") or ts.accept("columnfamily"):
         return _alter_table(ts, ts.table_ref())
@@ -192,14 +188,7 @@ def _alter_table(ts: TokenStream, table: TableRef) -> AlterTable:
     if ts.accept("rename"):
         return AlterTable(table, "rename", renames=_renames(ts))
     if ts.accept("with"):
-        options: dict[str, object] = {}
-        while True:
-            option = ts.identifier("a table option")
-            ts.expect_op("=")
-            options[option] = ts.option_value()
-            if not ts.accept("and"):
-                break
-        return AlterTable(table, "with", options=options)
+        return AlterTable(table, "with", options=_properties(ts, "a table option"))
     if ts.accept("alter"):
         ts.identifier("a column name")
         ts.expect("type")
@@ -233,72 +222,96 @@ def parse_describe(ts: TokenStream) -> Describe:
     return Describe("generic", ref.keyspace, ref.name)
 
 
-def _keyspace_options(ts: TokenStream, unknown: Callable[[str], CQLError]) -> tuple[dict[str, str], bool | None]:
-    """``option = value AND ...`` after WITH; ``unknown`` is the error for an option that is not one (CREATE
-    and ALTER answer it differently)."""
-    replication: dict[str, str] = {}
-    durable_writes: bool | None = None
+def _properties(ts: TokenStream, what: str) -> dict[str, object]:
+    """``name = value AND ...`` after WITH, as Cassandra's ``properties`` rule collects them: a name given twice
+    is a syntax error (``PropertyDefinitions.addProperty``)."""
+    properties: dict[str, object] = {}
     while True:
-        option = ts.identifier("a keyspace option")
+        option = ts.identifier(what)
         ts.expect_op("=")
-        value = ts.option_value()
-        if option == "replication" and isinstance(value, dict):
-            replication = value
-        elif option == "durable_writes" and isinstance(value, str):
-            durable_writes = value.lower() == "true"
-        else:
-            raise unknown(option)
+        if option in properties:
+            raise CQLSyntaxError(f"Multiple definition for property '{option}'")
+        properties[option] = ts.option_value()
         if not ts.accept("and"):
-            return replication, durable_writes
+            return properties
+
+
+def _keyspace_options(ts: TokenStream) -> tuple[dict[str, str] | None, bool | None]:
+    """The options after CREATE/ALTER KEYSPACE ... WITH, checked as ``KeyspaceAttributes.validate`` does before
+    anything else (so before the keyspace is looked up): an unknown option is a syntax error, and so is a
+    replication that is not a map; a replication map without a class is a configuration error."""
+    properties = _properties(ts, "a keyspace option")
+    for option in properties:
+        if option not in ("replication", "durable_writes"):
+            raise CQLSyntaxError(f"Unknown property '{option}'")
+    replication = properties.get("replication")
+    if replication is not None and not isinstance(replication, dict):
+        raise CQLSyntaxError("Invalid value for property 'replication'. It should be a map.")
+    if replication and "class" not in replication:
+        raise ConfigError("Missing replication strategy class")
+    durable_writes = properties.get("durable_writes")
+    if durable_writes is None:
+        return replication, None
+    if not isinstance(durable_writes, str):
+        raise CQLSyntaxError("Invalid value for property 'durable_writes'. It should be a string")
+    return replication, re.fullmatch("1|true|yes", durable_writes.lower()) is not None  # getBoolean
 
 
 def _create_keyspace(ts: TokenStream) -> CreateKeyspace:
     if_not_exists = ts.if_not_exists()
     name = ts.identifier("a keyspace name")
-    replication: dict[str, str] = {}
-    durable_writes: bool | None = None
-    if ts.accept("with"):
-        replication, durable_writes = _keyspace_options(
-            ts, lambda option: InvalidRequest(f"Unknown or invalid keyspace option {option!r}")
-        )
-    if not replication:
+    ts.expect("with")  # the grammar requires WITH: there is no keyspace without replication
+    replication, durable_writes = _keyspace_options(ts)
+    if replication is None:
         raise InvalidRequest("Missing mandatory option 'replication'")
     return CreateKeyspace(name, if_not_exists, replication, durable_writes is not False)
 
 
 def _create_table(ts: TokenStream) -> CreateTable:
+    """CREATE TABLE: what Cassandra 4.0's grammar actions check while parsing (``CreateTableStatement.Raw``:
+    a column declared twice, a second PRIMARY KEY, a column ordered twice) answers as they do, at once."""
     if_not_exists = ts.if_not_exists()
     table = ts.table_ref()
+    where = f"{table.keyspace}.{table.name}" if table.keyspace else table.name  # QualifiedName.toString
     ts.expect_op("(")
     columns: list[tuple[str, TypeSpec]] = []
     static: set[str] = set()
-    partition: tuple[str, ...] = ()
+    partition: tuple[str, ...] | None = None
     clustering: tuple[str, ...] = ()
+
+    def set_partition_key(key: tuple[str, ...]) -> tuple[str, ...]:
+        if partition is not None:
+            raise InvalidRequest(f"Multiple PRIMARY KEY specified for table '{where}' (exactly one required)")
+        return key
+
     while True:
         if ts.accept("primary"):
             ts.expect("key")
-            if partition:
-                raise InvalidRequest("Multiple PRIMARY KEYs specified (exactly one required)")
-            partition, clustering = _primary_key(ts)
+            ts.expect_op("(")
+            key = tuple(_names(ts, "a partition key column"))
+            partition = set_partition_key(key)
+            clustering_columns: list[str] = []
+            while ts.accept_op(","):
+                clustering_columns.append(ts.identifier("a clustering column"))
+            clustering += tuple(clustering_columns)
+            ts.expect_op(")")
         else:
             name = ts.identifier("a column definition")
-            columns.append((name, ts.type_spec()))
+            spec = ts.type_spec()
+            if any(name == seen for seen, _ in columns):
+                raise InvalidRequest(f"Duplicate column '{name}' declaration for table '{where}'")
+            columns.append((name, spec))
             if ts.accept("static"):
                 static.add(name)
             if ts.accept("primary"):
                 ts.expect("key")
-                if partition:
-                    raise InvalidRequest("Multiple PRIMARY KEYs specified (exactly one required)")
-                partition = (name,)
+                partition = set_partition_key((name,))
         if ts.accept_op(")"):
             break
         ts.expect_op(",")
         if ts.accept_op(")"):
             break
-    if not partition:
-        where = f"{table.keyspace}.{table.name}" if table.keyspace else table.name
-        raise InvalidRequest(f"No PRIMARY KEY specifed for table '{where}' (exactly one required)")
-    order: list[tuple[str, bool]] = []
+    order: dict[str, bool] = {}
     options: dict[str, object] = {}
     if ts.accept("with"):
         while True:
@@ -308,10 +321,13 @@ def _create_table(ts: TokenStream) -> CreateTable:
                 ts.expect_op("(")
                 while True:
                     col = ts.identifier("a clustering column")
-                    desc = ts.accept("desc")
-                    if not desc:
-                        ts.accept("asc")
-                    order.append((col, desc))
+                    if not ts.at("asc", "desc"):  # tableClusteringOrder: k=ident (K_ASC | K_DESC)
+                        ts.no_viable_alternative()
+                    if col in order:
+                        raise InvalidRequest(
+                            f"Duplicate column '{col}' in CLUSTERING ORDER BY clause for table '{where}'"
+                        )
+                    order[col] = ts.next().value == "desc"
                     if not ts.accept_op(","):
                         break
                 ts.expect_op(")")
@@ -321,22 +337,16 @@ def _create_table(ts: TokenStream) -> CreateTable:
             else:
                 option = ts.identifier("a table option")
                 ts.expect_op("=")
+                if option in options:
+                    raise CQLSyntaxError(f"Multiple definition for property '{option}'")
                 options[option] = ts.option_value()
             if not ts.accept("and"):
                 break
+    if partition is None:  # CreateTableStatement.Raw.prepare, once the statement parsed
+        raise InvalidRequest(f"No PRIMARY KEY specifed for table '{where}' (exactly one required)")
     return CreateTable(
-        table, if_not_exists, tuple(columns), frozenset(static), partition, clustering, tuple(order), options
+        table, if_not_exists, tuple(columns), frozenset(static), partition, clustering, tuple(order.items()), options
     )
-
-
-def _primary_key(ts: TokenStream) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    ts.expect_op("(")
-    partition = _names(ts, "a partition key column")
-    clustering: list[str] = []
-    while ts.accept_op(","):
-        clustering.append(ts.identifier("a clustering column"))
-    ts.expect_op(")")
-    return tuple(partition), tuple(clustering)
 
 
 def _names(ts: TokenStream, what: str) -> list[str]:

@@ -14,7 +14,8 @@ from .._errors import CQLSyntaxError
 
 _TOKEN_RE = re.compile(
     r"""
-    (?P<ws>\s+|--[^\n]*|//[^\n]*|/\*.*?\*/)
+    # one hidden token each, as in Cassandra's lexer (a line comment takes its newline)
+    (?P<ws>\s+|(?:--|//)[^\n\r]*[\n\r]?|/\*.*?\*/)
   | (?P<uuid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\w-]))
   | (?P<duration>-?(?:
         (?:[0-9]+(?:mo|ms|us|µs|ns|y|w|d|h|m|s))+
@@ -62,6 +63,11 @@ def tokenize(query: str) -> list[Token]:
         tokens.append(Token(*_normalize(kind, raw), match.start(), raw))
     tokens.append(Token("eof", "", end, ""))
     return tokens
+
+
+def token_starts(query: str) -> list[int]:
+    """Where each of Cassandra's lexer tokens starts, counting the hidden ones (a run of whitespace, a comment)."""
+    return [m.start() for m in _TOKEN_RE.finditer(query)]
 
 
 def _normalize(kind: str, raw: str) -> tuple[str, str]:

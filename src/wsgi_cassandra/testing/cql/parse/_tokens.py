@@ -22,7 +22,7 @@ from .._ast import (
     UserTypeLiteral,
 )
 from .._errors import CQLSyntaxError
-from ._lexer import Token, tokenize
+from ._lexer import Token, token_starts, tokenize
 
 _LITERAL_KINDS = {
     "string": "string",
@@ -57,6 +57,17 @@ class TokenStream:
         if tok.kind == "eof":
             raise CQLSyntaxError(f"line 1:{tok.pos} mismatched input at end of input expecting {expecting}")
         raise CQLSyntaxError(f"line 1:{tok.pos} mismatched input {tok.raw!r} expecting {expecting}")
+
+    def no_viable_alternative(self) -> NoReturn:
+        """Cassandra's error for a token no alternative of the rule accepts, built as its ``ErrorCollector`` does
+        (``line 1:39 no viable alternative at input ')' (...BY ([c])``), for a decision that looked one token ahead."""
+        tok = self.peek()
+        if tok.kind == "eof":
+            raise CQLSyntaxError("line 0:-1 no viable alternative at input '<EOF>'")
+        line, col = _line_col(self.query, tok.pos)
+        raise CQLSyntaxError(
+            f"line {line}:{col} no viable alternative at input '{_text(tok)}'{_snippet(self.query, tok)}"
+        )
 
     def at(self, *keywords: str) -> bool:
         tok = self.peek()
@@ -315,3 +326,35 @@ class TokenStream:
             self.i += 1
             return tok.value
         self.fail("an option value")
+
+
+def _text(tok: Token) -> str:
+    """The token's text as Cassandra's lexer leaves it: string literals and quoted names lose their quotes."""
+    return tok.value if tok.kind in ("string", "qident") else tok.raw
+
+
+def _line_col(query: str, pos: int) -> tuple[int, int]:
+    return query.count("\n", 0, pos) + 1, pos - (query.rfind("\n", 0, pos) + 1)
+
+
+def _snippet(query: str, offending: Token) -> str:
+    """`` (...<up to 10 tokens before>[<offending>]...)``: ``ErrorCollector.appendSnippet`` of Cassandra 4.0.
+
+    ANTLR counts the hidden whitespace and comment tokens too, and the snippet ends at the offending token
+    because the parser had buffered no token beyond it (an LL(1) decision)."""
+    starts = token_starts(query)
+    index = starts.index(offending.pos) if offending.pos in starts else 0
+    first = starts[max(0, index - 10)]
+    lines = query.split("\n")
+    while len(lines) > 1 and not lines[-1]:  # Java's String.split drops trailing empty strings
+        lines.pop()
+    from_line, from_col = _line_col(query, first)
+    to_line, to_col = _line_col(query, offending.pos)
+    to_end = to_col + len(_text(offending))
+    include_start = from_line == 1 and from_col == 0
+    include_end = to_line == len(lines) and to_end == len(lines[-1])
+    line = lines[to_line - 1][:to_end]
+    lines[to_line - 1] = line[:to_col] + "[" + line[to_col:to_end] + "]" + line[to_end:]
+    lines[from_line - 1] = lines[from_line - 1][from_col:]
+    body = "".join(lines[from_line - 1 : to_line])
+    return f" ({'' if include_start else '...'}{body}{'' if include_end else '...'})"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .._errors import InvalidRequest
 from .._results import SchemaChange
 from ._catalog import ColumnDef, ordered_columns
-from ._create_drop import merge_options, replication, user_keyspace
+from ._create_drop import datacenters, merge_options, replication, user_keyspace
 from ._user_types import rebuilt, resolve_in
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def alter_keyspace(state: State, stmt: AlterKeyspace) -> SchemaChange:
         raise InvalidRequest(f"Keyspace '{stmt.name}' doesn't exist")
     ks = user_keyspace(state, stmt.name)
     if stmt.replication is not None:
-        ks.replication = replication(stmt.replication)
+        ks.replication = replication(stmt.replication, ks.name, datacenters(state))
     if stmt.durable_writes is not None:
         ks.durable_writes = stmt.durable_writes
     state.catalog.changed()
@@ -51,7 +51,10 @@ def alter_table(state: State, stmt: AlterTable, keyspace: str | None) -> SchemaC
     elif stmt.action == "rename":
         new = _rename(stmt, table, where)
     elif stmt.action == "with":
-        new = rebuilt(table, options=merge_options(state, stmt.options, table.options))
+        options = merge_options(state, stmt.options, table.options)
+        if options["default_time_to_live"] > 0 and any(c.ctype.is_counter for c in table.columns.values()):
+            raise InvalidRequest("Cannot set default_time_to_live on a table with counters")
+        new = rebuilt(table, options=options)
     else:
         raise InvalidRequest("Altering column types is no longer supported")
     ks.tables[table.name] = new
