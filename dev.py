@@ -44,9 +44,12 @@ Only `serve --server uwsgi`, `test`, `stress` and `bench` need uWSGI; `python3 d
 
 
 def ensure_venv(extras: str = "dev") -> None:
-    """Create ``.venv`` and install the project with ``extras``; redone only when pyproject.toml changes."""
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()[:16]
-    stamp = VENV / f".installed-{digest}"
+    """Create ``.venv`` and install the project with ``extras``; redone only when pyproject.toml changes.
+
+    Installs only add, so each set of extras keeps its own stamp (``serve`` then ``test`` then ``serve``
+    installs twice, not three times); a changed pyproject.toml makes every stamp stale."""
+    project = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    stamp = VENV / f".installed-{project}-{hashlib.sha256(extras.encode()).hexdigest()[:8]}"
     if stamp.exists():
         return
     if not PYTHON.exists():
@@ -64,7 +67,8 @@ def ensure_venv(extras: str = "dev") -> None:
             print(UWSGI_HELP.format(version=version), file=sys.stderr)
         sys.exit(code)
     for old in VENV.glob(".installed-*"):
-        old.unlink()
+        if not old.name.startswith(f".installed-{project}-"):
+            old.unlink()
     stamp.touch()
 
 

@@ -81,6 +81,36 @@ def test_a_failed_uwsgi_build_says_what_to_install(
     assert "`python3 dev.py serve` (Gunicorn) does not" in message
 
 
+def test_each_set_of_extras_installs_once_until_pyproject_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    venv, project = tmp_path / ".venv", tmp_path / "project"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").touch()
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    monkeypatch.setattr(dev, "ROOT", project)
+    monkeypatch.setattr(dev, "VENV", venv)
+    monkeypatch.setattr(dev, "BIN", venv / "bin")
+    monkeypatch.setattr(dev, "PYTHON", venv / "bin" / "python")
+    installs: list[str] = []
+
+    def pip(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        installs.extend(arg for arg in command if arg.startswith(".["))
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(dev.subprocess, "run", pip)
+    for extras in ("serve", "dev", "serve", "dev"):  # dev.py serve, test, serve, test
+        dev.ensure_venv(extras)
+    assert installs == [".[serve]", ".[dev]"]
+    (project / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '2'\n")
+    dev.ensure_venv("dev")
+    dev.ensure_venv("serve")
+    assert installs == [".[serve]", ".[dev]", ".[dev]", ".[serve]"]
+    assert len(list(venv.glob(".installed-*"))) == 2  # the stale ones are gone
+    assert capsys.readouterr().out.count("installing wsgi-cassandra[") == 4
+
+
 def test_stress_stops_at_the_first_failed_run_names_it_and_kills_the_hogs(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
