@@ -50,6 +50,7 @@ CASES = [
     pytest.param("pyramid_app.py", "/items", lambda m: m.application, as_json, id="pyramid"),
     pytest.param("falcon_app.py", "/items", lambda m: m.application, as_json, id="falcon"),
     pytest.param("webpy_app.py", "/items", lambda m: m.application, as_lines, id="web.py"),
+    pytest.param("webob_app.py", "/", lambda m: m.application, as_lines, id="webob"),
 ]
 
 
@@ -106,11 +107,13 @@ def test_cqlengine_recipe_gets_one_model_by_key() -> None:
     module = load("flask_cqlengine.py")
     try:
         response = webob.Request.blank("/items/1").get_response(module.app)
+        missing = webob.Request.blank("/items/99").get_response(module.app)
     finally:
         module.app.wsgi_app.shutdown()
 
     assert response.status_int == 200, response.text
     assert json.loads(response.text) == {"name": "item-1"}
+    assert missing.status_int == 404, missing.text
 
 
 @pytest.mark.integration

@@ -1,6 +1,6 @@
 from cassandra.cqlengine import columns
 from cassandra.cqlengine.models import Model
-from flask import Flask
+from flask import Flask, abort
 
 from wsgi_cassandra import CassandraMiddleware
 
@@ -21,7 +21,10 @@ def items():
 
 @app.get("/items/<int:item_id>")
 def item(item_id):
-    return {"name": Item.get(id=item_id).name}
+    try:
+        return {"name": Item.get(id=item_id).name}
+    except Item.DoesNotExist:
+        abort(404)
 
 
 # Each worker registers the session it built with cqlengine, after the fork and before its first request.
