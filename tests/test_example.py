@@ -97,6 +97,25 @@ def test_example_serves_rows_from_cassandra(server: str, launch: Any, seeded: di
     assert all(gone(pid) for pid in workers), f"worker(s) outlived the {server} master"
 
 
+def test_serve_on_a_port_in_use_says_so_and_starts_nothing(launch: Any) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, str(EXAMPLE / "serve.py"), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"127.0.0.1:{port} is already in use (another server?); choose another: --port {port + 1}" in result.stdout
+    assert "test server" not in result.stdout  # nothing was started
+
+
 @pytest.mark.parametrize(
     ("server", "signum"),
     [

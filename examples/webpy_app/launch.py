@@ -41,6 +41,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (a bind with SO_REUSEADDR, as the servers do)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def start_test_server(host: str = "127.0.0.1", timeout: float = 15.0) -> tuple[subprocess.Popen[str], int]:
     """``python -m wsgi_cassandra.testing`` on a free port of ``host``; returns the process and its port."""
     from wsgi_cassandra.testing import CQLServerError, ServerProcess

@@ -17,7 +17,17 @@ import signal
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
-from launch import SERVERS, LaunchError, WebServer, seed_schema, start_test_server, start_web, stop, wait_for_workers
+from launch import (
+    SERVERS,
+    LaunchError,
+    WebServer,
+    port_in_use,
+    seed_schema,
+    start_test_server,
+    start_web,
+    stop,
+    wait_for_workers,
+)
 
 if TYPE_CHECKING:
     import subprocess
@@ -42,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     args = parser.parse_args(argv)
+    if port_in_use(args.host, args.port):
+        _say(f"{args.host}:{args.port} is already in use (another server?); choose another: --port {args.port + 1}")
+        return 1
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
 
