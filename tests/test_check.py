@@ -160,3 +160,12 @@ def test_without_a_command_prints_usage_and_exits_2() -> None:
 
     assert result.returncode == 2
     assert "check" in result.stderr
+
+
+def test_the_module_run_directly_is_the_check_command() -> None:
+    command = [sys.executable, "-m", "wsgi_cassandra.check", "--help"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: wsgi-cassandra check")
+    assert result.stderr == ""  # no runpy warning either

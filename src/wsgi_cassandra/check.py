@@ -14,6 +14,8 @@ configuration itself is invalid.
 
 from __future__ import annotations
 
+import argparse
+import logging
 import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
@@ -23,11 +25,11 @@ from .exceptions import ConfigurationError
 from .secret import Secret
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from .connect import Connected
 
-__all__ = ["EXIT_CANNOT_CONNECT", "EXIT_CONFIG", "EXIT_OK", "run_check"]
+__all__ = ["EXIT_CANNOT_CONNECT", "EXIT_CONFIG", "EXIT_OK", "main", "run_check"]
 
 EXIT_OK, EXIT_CANNOT_CONNECT, EXIT_CONFIG = 0, 1, 2
 
@@ -263,3 +265,23 @@ def _advice(
             "list two or more hosts in CASSANDRA_CONTACT_POINTS: with one, no worker can start while that host is down"
         )
     return advice
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``check`` command: its options, logging, then :func:`run_check`; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="wsgi-cassandra check",
+        description="Read the environment like the middleware, connect once, report phases, cluster facts and "
+        "advice. Exit status: 0 connected, 1 cannot connect, 2 invalid configuration.",
+    )
+    parser.add_argument("--verbose", action="store_true", help="show the driver's own log messages too")
+    args = parser.parse_args(argv)
+    # The check reports failures itself, in one line; the driver's tracebacks only with --verbose.
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("cassandra").setLevel(logging.CRITICAL)
+    return run_check()
+
+
+if __name__ == "__main__":  # python -m wsgi_cassandra.check: the same as python -m wsgi_cassandra check
+    sys.exit(main())
