@@ -331,12 +331,14 @@ class _Connections:
 
     def _closed(self, connection: Any) -> None:
         """A connection closed (the node hung up, an error, or the driver itself): unless we are shutting
-        down, look on the Cluster's executor (never in the reactor's thread) whether a pool lost its last one."""
+        down, have the driver's scheduler look whether a pool lost its last one. Never in the reactor's own
+        thread or greenlet, and nothing that can block there: the scheduler only queues it (starting an
+        executor thread from gevent's reactor blocked the connect)."""
         cluster = self._cluster() if self._cluster is not None else None
         if self._refused is not None or cluster is None or cluster.is_shutdown:
             return
-        with contextlib.suppress(RuntimeError):  # the executor is shut down: so is the Cluster
-            cluster.executor.submit(_report_closed, cluster, connection)
+        with contextlib.suppress(Exception):  # never raise into the driver's close()
+            cluster.scheduler.schedule(0.0, _report_closed, cluster, connection)
 
     def refuse(self, reason: str, *, opening_only: bool) -> int:
         """Refuse new connections from now on and fail the open ones -- only those still waiting for the
