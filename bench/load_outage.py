@@ -225,12 +225,17 @@ def main() -> int:
         pids = web.worker_pids()
         if not wait_ready(web, timeout=30):
             raise RuntimeError("workers did not get ready:\n" + web.log()[-3000:])
-        # Warm up until Gunicorn's gthread pool has all its threads, then let keep-alive connections expire
-        # (2 s), so that "before" and "after" compare the same idle steady state.
-        Load(web.port, min(2000, args.requests), args.concurrency, cluster).run()
-        if not hosts_up_everywhere(web, pids):
-            raise RuntimeError("workers did not see 3 hosts up before the load:\n" + web.log()[-3000:])
-        before = steady_figures(pids)
+        # Warm up until Gunicorn's gthread pools have all their threads (they grow on demand, so a worker
+        # that got fewer concurrent requests has fewer: warm up again, at most 5 times, until every worker
+        # has as many as the others), then let keep-alive connections expire (2 s), so that "before" and
+        # "after" compare the same idle steady state.
+        for _ in range(5):
+            Load(web.port, min(2000, args.requests), args.concurrency, cluster).run()
+            if not hosts_up_everywhere(web, pids):
+                raise RuntimeError("workers did not see 3 hosts up before the load:\n" + web.log()[-3000:])
+            before = steady_figures(pids)
+            if len({figures["threads"] for figures in before.values()}) == 1:
+                break
 
         load = Load(web.port, args.requests, args.concurrency, cluster)
         seconds = load.run()
