@@ -115,6 +115,29 @@ def test_scrape_shows_both_workers_and_counts_503s_when_cassandra_is_gone(
         stop_and_check_closed(server, cassandra)
 
 
+def test_a_metrics_file_caught_while_being_created_gets_a_503_not_a_500(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A starting worker's file is empty for an instant: the scrape reads again, then answers 503."""
+    from wsgi_cassandra.metrics import Metrics
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    (tmp_path / "gauge_all_1.db").touch()  # created, not yet filled
+    statuses: list[tuple[str, dict[str, str]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
+        statuses.append((status, dict(headers)))
+
+    metrics = object.__new__(Metrics)  # the scrape reads only the directory, not the middleware's settings
+    body = b"".join(metrics.response(start_response))  # type: ignore[arg-type]
+    assert statuses[-1][0] == "503 Service Unavailable", body
+    assert statuses[-1][1]["Retry-After"] == "1"
+
+    (tmp_path / "gauge_all_1.db").unlink()  # the worker's file is written (here: gone): the scrape works
+    body = b"".join(metrics.response(start_response))  # type: ignore[arg-type]
+    assert statuses[-1][0] == "200 OK", body
+
+
 def test_metrics_need_the_multiprocess_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     with pytest.raises(ConfigurationError, match="PROMETHEUS_MULTIPROC_DIR"):

@@ -29,6 +29,7 @@ import atexit
 import functools
 import logging
 import os
+import struct
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -133,18 +134,52 @@ class Metrics:
         return counted
 
     def response(self, start_response: StartResponse) -> Iterable[bytes]:
-        """The scrape: every worker's figures (and the app's own multiprocess metrics) in one text page."""
-        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-        from prometheus_client.multiprocess import MultiProcessCollector
+        """The scrape: every worker's figures (and the app's own multiprocess metrics) in one text page; a
+        503 with ``Retry-After`` in the rare case the files stay unreadable (see :func:`_scrape`)."""
+        from prometheus_client import CONTENT_TYPE_LATEST
 
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        body = generate_latest(registry)
+        body = _scrape()
+        if body is None:
+            log.warning(
+                "pid %d: the metrics files in %s could not be read %d times in a row; answered 503",
+                os.getpid(),
+                os.environ.get(MULTIPROC_DIR),
+                SCRAPE_TRIES,
+            )
+            body = b"the workers' metrics files are being written; try again\n"
+            start_response(
+                "503 Service Unavailable",
+                [("Content-Type", "text/plain"), ("Content-Length", str(len(body))), ("Retry-After", "1")],
+            )
+            return [body]
         start_response(
             "200 OK",
             [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")],
         )
         return [body]
+
+
+SCRAPE_TRIES = 5  # reads of the metrics files before a scrape gives up: 5, 10, 20, 40 ms apart
+
+
+def _scrape() -> bytes | None:
+    """Every process's metrics files as one text page, or ``None`` if they could not be read.
+
+    A worker that is starting creates its file empty and fills it an instant later, and one that exits
+    has its gauge files removed: a read at that instant fails (``struct.error`` on the empty file, a
+    vanished file). Read again a few times, briefly, rather than answer a 500 to the scraper."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    for attempt in range(SCRAPE_TRIES):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        try:
+            return generate_latest(registry)
+        except (struct.error, ValueError, OSError):
+            if attempt + 1 < SCRAPE_TRIES:
+                time.sleep(0.005 * 2**attempt)
+    return None
 
 
 class MeteredConnector:
