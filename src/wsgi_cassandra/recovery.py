@@ -262,33 +262,36 @@ def _control_connection_down(cluster: Cluster) -> bool:
 
 
 def _reconnect_control_connection(cluster: Cluster) -> None:
-    """Start a reconnection of the control connection now, unless one is already running.
-
-    Its scheduled attempt is cancelled and cleared first, or it would replace the new connection when due
-    (and, left set, keep the driver from reconnecting it the next time its host goes down). The two drivers
-    keep that attempt differently: cassandra-driver swaps it out with ``_get_and_set_reconnection_handler``;
-    scylla-driver (3.29+) guards it with ``_reconnection_lock`` and has ``reconnect()`` do nothing while it
-    is set.
-    """
+    """Start a reconnection of the control connection now, unless one is already running."""
     control: Any = getattr(cluster, "control_connection", None)
-    if control is None:
-        return
+    if control is not None and _cancel_scheduled_attempt(control):
+        control.reconnect()
+
+
+def _cancel_scheduled_attempt(control: Any) -> bool:
+    """Cancel and clear the control connection's scheduled reconnection; ``False`` when an attempt is running
+    right now (if it fails, it schedules the next one) or the driver is one we do not know.
+
+    Left set, it would replace the new connection when due (and keep the driver from reconnecting the next
+    time its host goes down). The two drivers keep it differently: cassandra-driver swaps it out with
+    ``_get_and_set_reconnection_handler``; scylla-driver (3.29+) guards it with ``_reconnection_lock``, and
+    its ``reconnect()`` does nothing while it is set.
+    """
     swap = getattr(control, "_get_and_set_reconnection_handler", None)
     if swap is not None:  # cassandra-driver
         pending = swap(None)
-        if pending is None:  # a reconnection is running right now; if it fails, it schedules the next one
-            return
+        if pending is None:
+            return False
         pending.cancel()
-        control.reconnect()
-        return
+        return True
     lock = getattr(control, "_reconnection_lock", None)
     if lock is None or not hasattr(control, "_reconnection_handler"):
-        return  # a driver we do not know: its own schedule applies
+        return False
     with lock:
         pending = control._reconnection_handler
         if pending is not None:
-            if getattr(pending, "_is_running", False):  # an attempt is running right now
-                return
+            if getattr(pending, "_is_running", False):
+                return False
             pending.cancel()
             control._reconnection_handler = None
-    control.reconnect()
+    return True
