@@ -60,8 +60,6 @@ def _gunicorn_has_eventlet_worker() -> bool:
 
 def _assert_green(server: object, cassandra: Target, keyspace: str, per_session: int, connection: str) -> None:
     assert_warm_workers(server, cassandra, per_session, workers=2)  # type: ignore[arg-type]
-    # Warm before serving: no worker gave up waiting for its session (a blocked hub makes it wait it out).
-    assert "serving without a Cassandra session" not in server.log(), server.log()  # type: ignore[attr-defined]
     answers = [reply.json() for reply in get_many(server, "/", 20)]  # type: ignore[arg-type]
     assert {answer["connection_class"] for answer in answers} == {connection}
 

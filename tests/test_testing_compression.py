@@ -51,7 +51,9 @@ def _text_rows(count: int) -> bytes:
 def _mixed(size: int) -> bytes:
     """Random bytes with copies of earlier parts spliced in: matches at every distance and length."""
     out = bytearray(os.urandom(64))
-    while len(out) < size:
+    for _ in range(size):  # each round adds at least one byte
+        if len(out) >= size:
+            break
         if _RNG.random() < 0.5:
             out += os.urandom(_RNG.randrange(1, 40))
         else:

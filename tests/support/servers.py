@@ -337,6 +337,9 @@ def assert_warm_workers(
     assert stats.startups == expected, server.log()
     warmed = ready_pids(server.log())
     assert len(warmed) == len(set(warmed)) == workers
+    # Warm before serving: no warmer gave up waiting for its session (under gevent, a blocked hub made one
+    # wait out its WSGI_CASSANDRA_WARM_TIMEOUT, then serve without it).
+    assert "serving without a Cassandra session" not in server.log(), server.log()
     workers_now = server.worker_pids() | ({server.pid} if master_serves else set())
     assert set(warmed) <= workers_now, "each session was built in a worker, not the master"
 
